@@ -1,0 +1,43 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: demo test test-quick bench docs clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@ $(STAMP)
+
+## Generate a synthetic CRM workspace and run every step on DuckDB.
+demo: $(STAMP)
+	$(VENV)/bin/tierwise demo --out demo-workspace
+
+## Install the test extras and run the whole suite.
+test: $(TEST_STAMP)
+	$(PY) -m pytest -q -n 2
+
+## A quick local run that skips slow tests.
+test-quick: $(TEST_STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+## Benchmarks (see BENCHMARKS.md); ACCOUNTS and EVENTS scale the workload.
+bench: $(TEST_STAMP)
+	$(PY) bench/bench_score.py
+
+## Regenerate the spec reference from the JSON Schema.
+docs: $(STAMP)
+	$(PY) -m tierwise.spec.reference > docs/spec-reference.md
+
+clean:
+	rm -rf $(VENV) demo-workspace .pytest_cache

@@ -1,0 +1,280 @@
+"""The ``tierwise`` command line: a thin Typer + Rich layer over :mod:`tierwise.jobs`.
+
+Every command prints one clear line and exits 1 on bad input; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tierwise import __version__
+from tierwise.errors import TierwiseError
+
+app = typer.Typer(
+    name="tierwise",
+    help="Sales segmentation engine: score, tier and segment accounts from CRM data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+console = Console()
+err_console = Console(stderr=True)
+_state: dict[str, bool] = {"debug": False}
+
+
+class RichProgress:
+    """Draws each library step as a line with a spinner and its elapsed time."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+
+    @contextmanager
+    def step(self, description: str) -> Iterator[None]:
+        task = self.progress.add_task(description, total=1)
+        try:
+            yield
+        finally:
+            self.progress.update(task, completed=1)
+
+
+@contextmanager
+def _progress() -> Iterator[RichProgress]:
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20), TimeElapsedColumn(),
+                   console=err_console, transient=False, disable=not err_console.is_terminal)
+    with bar:
+        yield RichProgress(bar)
+
+
+def _fail(exc: BaseException) -> None:
+    if _state["debug"]:
+        raise exc
+    message = str(exc)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _run(fn, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except TierwiseError as exc:
+        _fail(exc)
+    except (OSError, ValueError) as exc:  # unreadable files, bad values from the OS or libraries
+        _fail(exc)
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        _fail(TierwiseError(f"--as-of must be a date like 2026-11-01, got {value!r}"))
+    return None
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"tierwise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+SpecArg = Annotated[Path, typer.Argument(help="Path to the spec YAML.", show_default=False)]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Scoring date YYYY-MM-DD (default: the spec's as_of, else today).")]
+EngineOpt = Annotated[str | None, typer.Option("--engine", help="Engine URL overriding the spec's, e.g. duckdb:///ws.duckdb.")]
+
+
+# --------------------------------------------------------------------------- init / schema
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to write spec.yaml into.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing spec.yaml.")] = False,
+) -> None:
+    """Write a commented starter spec with the seed defaults.
+
+    Example: [bold]tierwise init my-workspace[/]
+    """
+    target = directory / "spec.yaml"
+    if target.exists() and not force:
+        _fail(TierwiseError(f"{target} already exists; pass --force to overwrite it"))
+    directory.mkdir(parents=True, exist_ok=True)
+    target.write_text(resources.files("tierwise.spec").joinpath("starter.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    console.print(f"wrote {target} — point data.accounts.path at your accounts export, then run "
+                  f"[bold]tierwise validate {target}[/]")
+
+
+@app.command()
+def schema(
+    out: Annotated[Path | None, typer.Option("--out", help="Write to a file instead of standard output.")] = None,
+) -> None:
+    """Print the JSON Schema of the spec (for editors and CI checks).
+
+    Example: [bold]tierwise schema --out spec.schema.json[/]
+    """
+    from tierwise.spec.reference import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+# --------------------------------------------------------------------------- validate / score
+
+
+@app.command()
+def validate(
+    spec: SpecArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder for quarantine files and the profile.")] = Path("tierwise-out"),
+    as_of: AsOfOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Load and check every input table; write quarantined rows with reasons and a data-quality profile.
+
+    Exits 1 when a file cannot be loaded at all (missing file or required column).
+
+    Example: [bold]tierwise validate spec.yaml --out out/[/]
+    """
+    from tierwise.jobs.score import validate as run_validate
+
+    with _progress() as progress:
+        result = _run(run_validate, spec, out, as_of=_parse_date(as_of), engine_url=engine, progress=progress)
+    _print_loads(result.tables)
+    _print_quality(result.quality)
+    console.print(f"quarantine and profile written to [bold]{out}[/]")
+
+
+@app.command()
+def score(
+    spec: SpecArg,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("tierwise-out"),
+    as_of: AsOfOpt = None,
+    engine: EngineOpt = None,
+    top: Annotated[int, typer.Option("--top", help="How many top accounts to show.")] = 10,
+) -> None:
+    """Score, tier and segment every account; write scores.parquet, scores.csv and summary.json.
+
+    Example: [bold]tierwise score spec.yaml --out out/ --as-of 2026-11-01[/]
+    """
+    from tierwise.jobs.score import score as run_score
+
+    with _progress() as progress:
+        result = _run(run_score, spec, out, as_of=_parse_date(as_of), engine_url=engine, progress=progress, top_n=top)
+    _print_loads(result.tables)
+    print_score_summary(result.summary, result.top)
+    console.print(f"scores written to [bold]{result.files['parquet']}[/] and [bold]{result.files['csv']}[/]")
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the generated workspace and outputs.")] = Path("demo-workspace"),
+    accounts: Annotated[int, typer.Option("--accounts", min=10, help="Number of synthetic accounts.")] = 5000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
+) -> None:
+    """Generate a synthetic CRM workspace and run every step on it (DuckDB).
+
+    Example: [bold]tierwise demo --out demo-workspace --accounts 5000[/]
+    """
+    from tierwise.demo import generate_workspace
+    from tierwise.jobs.score import score as run_score
+    from tierwise.jobs.score import validate as run_validate
+
+    with _progress() as progress:
+        with progress.step(f"generating {accounts:,} accounts"):
+            spec_path = _run(generate_workspace, out, accounts=accounts, seed=seed)
+        checked = _run(run_validate, spec_path, out / "validate", progress=progress)
+        result = _run(run_score, spec_path, out / "scores", progress=progress)
+    console.rule("[bold]tierwise demo")
+    console.print(f"workspace: [bold]{out}[/] (spec: {spec_path})")
+    _print_loads(checked.tables)
+    _print_quality(checked.quality)
+    print_score_summary(result.summary, result.top)
+    console.print(f"outputs: [bold]{out / 'scores'}[/] (scores.parquet, scores.csv, summary.json, quarantine/)")
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def _print_loads(tables: dict[str, Any]) -> None:
+    t = Table(title="Inputs", title_justify="left")
+    for col in ("table", "read", "loaded", "quarantined", "top reasons"):
+        t.add_column(col, justify="right" if col in ("read", "loaded", "quarantined") else "left")
+    for name, s in tables.items():
+        reasons = sorted(s["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        t.add_row(name, f"{s['read']:,}", f"{s['loaded']:,}", f"{s['quarantined']:,}",
+                  ", ".join(f"{k} ({v:,})" for k, v in reasons))
+    console.print(t)
+
+
+def _print_quality(quality: dict[str, Any]) -> None:
+    acc = quality.get("accounts")
+    if not acc:
+        return
+    low = sorted(((c, v) for c, v in acc["completeness"].items() if v < 0.8), key=lambda kv: kv[1])[:6]
+    console.print("[bold]Data quality[/] (accounts)")
+    if "staleness" in acc:
+        s = acc["staleness"]
+        console.print(f"  stale (> {s['stale_after_days']} days since update): {s['stale_records']:,} ({s['stale_share']:.1%})")
+    d = acc["duplicate_domains"]
+    console.print(f"  duplicate domains: {d['domains']:,} domains across {d['accounts']:,} accounts")
+    a = acc["attributes_per_account"]
+    console.print(f"  attributes per account: mean {a['mean']} of {a['of']} (median {a['median']})")
+    if low:
+        console.print("  least complete: " + ", ".join(f"{c} {v:.0%}" for c, v in low))
+
+
+def print_score_summary(summary: dict[str, Any], top: list[dict[str, Any]]) -> None:
+    tiers = Table(title=f"Tiers — {summary['accounts']:,} accounts, as of {summary['as_of']}", title_justify="left")
+    for col in ("tier", "accounts", "share", "rep action", "coverage"):
+        tiers.add_column(col, justify="right" if col in ("accounts", "share") else "left")
+    for name, r in summary["tiers"].items():
+        tiers.add_row(name, f"{r['accounts']:,}", f"{r['share']:.1%}", r["action"], r["coverage"])
+    console.print(tiers)
+    segs = Table(title="Segments", title_justify="left")
+    for col in ("priority", "segment", "motion", "accounts", "share"):
+        segs.add_column(col, justify="right" if col in ("accounts", "share") else "left")
+    for r in summary["segments"]:
+        segs.add_row(r["priority"], r["segment"], r["motion"], f"{r['accounts']:,}", f"{r['share']:.1%}")
+    console.print(segs)
+    best = Table(title="Top accounts", title_justify="left")
+    for col in ("account", "score", "tier", "segment", "why"):
+        best.add_column(col, justify="right" if col == "score" else "left")
+    for r in top:
+        why = "; ".join(x for x in (r["reason_1"], r["reason_2"], r["reason_3"]) if x)
+        best.add_row(f"{r['account_name'] or r['account_id']}", f"{r['score']:.1f}", r["tier"], r["segment"], why)
+    console.print(best)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

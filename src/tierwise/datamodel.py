@@ -1,0 +1,204 @@
+"""The canonical data model: the tables tierwise reads and their columns.
+
+Loaders map CRM exports onto these tables (see :mod:`tierwise.io.presets`),
+cast every column to its type, and quarantine the rows that fail a check.
+``docs/data-model.md`` documents the same definitions for people.
+
+Examples
+--------
+>>> from tierwise.datamodel import TABLES
+>>> TABLES["accounts"].key
+'account_id'
+>>> TABLES["accounts"].columns["tech_stack"].dtype
+'list'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DType = Literal["string", "int", "float", "bool", "date", "timestamp", "list", "domain", "email"]
+
+#: Ibis type of each logical type. ``domain`` and ``email`` are normalised text.
+IBIS_TYPES: dict[str, str] = {
+    "string": "string",
+    "domain": "string",
+    "email": "string",
+    "int": "int64",
+    "float": "float64",
+    "bool": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+    "list": "array<string>",
+}
+
+
+@dataclass(frozen=True)
+class ColumnDef:
+    name: str
+    dtype: DType
+    description: str
+    required: bool = False
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+@dataclass(frozen=True)
+class TableDef:
+    name: str
+    description: str
+    key: str | None
+    columns: dict[str, ColumnDef]
+    references: dict[str, str] = field(default_factory=dict)  # column -> table it must exist in
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns.values() if c.required]
+
+
+def _table(name: str, description: str, key: str | None, cols: list[ColumnDef], references: dict[str, str] | None = None) -> TableDef:
+    return TableDef(name, description, key, {c.name: c for c in cols}, references or {})
+
+
+C = ColumnDef
+
+TABLES: dict[str, TableDef] = {
+    "accounts": _table(
+        "accounts",
+        "One row per company (CRM account or target account).",
+        "account_id",
+        [
+            C("account_id", "string", "Unique account key.", required=True),
+            C("name", "string", "Company name."),
+            C("domain", "domain", "Primary web domain, normalised (lower case, no scheme, no www.)."),
+            C("website", "string", "Website URL as entered; used for the domain when domain is empty."),
+            C("industry", "string", "Industry or sector."),
+            C("employees", "int", "Number of employees.", min_value=0),
+            C("annual_revenue", "float", "Annual revenue in the reporting currency.", min_value=0),
+            C("revenue_growth", "float", "Year-over-year revenue growth as a fraction (0.2 = 20%).", min_value=-1),
+            C("country", "string", "Headquarters country (ISO code or name)."),
+            C("region", "string", "Sales region or territory."),
+            C("state", "string", "State or province."),
+            C("city", "string", "City."),
+            C("business_units", "int", "Org complexity: business units, subsidiaries or locations.", min_value=0),
+            C("tech_stack", "list", "Technologies in use: multi-valued, stored as a sorted list of lower-case names."),
+            C("funding_stage", "string", "Latest funding stage (seed, series_a, ... public)."),
+            C("owner_id", "string", "Current owner (rep_id)."),
+            C("parent_account_id", "string", "Parent account in a hierarchy."),
+            C("is_customer", "bool", "Whether the account is a paying customer."),
+            C("created_at", "timestamp", "When the record was created."),
+            C("updated_at", "timestamp", "When the record was last refreshed (staleness check)."),
+        ],
+    ),
+    "contacts": _table(
+        "contacts",
+        "People at accounts.",
+        "contact_id",
+        [
+            C("contact_id", "string", "Unique contact key.", required=True),
+            C("account_id", "string", "Account the contact works at."),
+            C("email", "email", "Email address, lower case."),
+            C("first_name", "string", "First name."),
+            C("last_name", "string", "Last name."),
+            C("title", "string", "Job title."),
+            C("seniority", "string", "Seniority level (c_level, vp, director, manager, individual)."),
+            C("persona", "string", "Buying-committee persona (economic_buyer, champion, user, ...)."),
+            C("created_at", "timestamp", "When the record was created."),
+            C("updated_at", "timestamp", "When the record was last refreshed."),
+        ],
+        {"account_id": "accounts"},
+    ),
+    "leads": _table(
+        "leads",
+        "Unconverted inbound or outbound leads, not yet tied to an account.",
+        "lead_id",
+        [
+            C("lead_id", "string", "Unique lead key.", required=True),
+            C("email", "email", "Email address, lower case."),
+            C("company", "string", "Company name as entered."),
+            C("website", "string", "Company website as entered."),
+            C("title", "string", "Job title."),
+            C("seniority", "string", "Seniority level."),
+            C("country", "string", "Country."),
+            C("employees", "int", "Company size as entered.", min_value=0),
+            C("industry", "string", "Industry as entered."),
+            C("lead_source", "string", "Source (web, event, list, referral, ...)."),
+            C("status", "string", "Lead status."),
+            C("created_at", "timestamp", "When the lead was created."),
+            C("updated_at", "timestamp", "When the lead was last updated."),
+        ],
+    ),
+    "opportunities": _table(
+        "opportunities",
+        "Deals, open and closed.",
+        "opportunity_id",
+        [
+            C("opportunity_id", "string", "Unique opportunity key.", required=True),
+            C("account_id", "string", "Account the deal is with.", required=True),
+            C("name", "string", "Deal name."),
+            C("stage", "string", "Current stage name."),
+            C("amount", "float", "Deal value (annual contract value).", min_value=0),
+            C("created_at", "date", "Date the opportunity was created.", required=True),
+            C("closed_at", "date", "Close date (actual for closed deals, expected for open ones)."),
+            C("is_closed", "bool", "Whether the deal is closed."),
+            C("is_won", "bool", "Whether the deal was won."),
+            C("owner_id", "string", "Deal owner (rep_id)."),
+            C("stage_changed_at", "date", "Date of the last stage change."),
+            C("product", "string", "Product or line of business."),
+        ],
+        {"account_id": "accounts"},
+    ),
+    "activities": _table(
+        "activities",
+        "Time-stamped events: web visits, email replies, product usage, intent and trigger events.",
+        "activity_id",
+        [
+            C("activity_id", "string", "Event key (optional; checked for duplicates when present)."),
+            C("account_id", "string", "Account the event belongs to.", required=True),
+            C("contact_id", "string", "Contact who acted, when known."),
+            C("event_type", "string", "Event type, matched lower case to the spec (pricing_page_visit, funding_round, ...).", required=True),
+            C("occurred_at", "timestamp", "When it happened.", required=True),
+            C("source", "string", "Where the event came from (web, email, intent provider, ...)."),
+            C("detail", "string", "Free text: page, topic, subject."),
+        ],
+        {"account_id": "accounts"},
+    ),
+    "transactions": _table(
+        "transactions",
+        "Customer purchases, renewals and expansions (negative amounts are returns or credits).",
+        "transaction_id",
+        [
+            C("transaction_id", "string", "Transaction key (optional)."),
+            C("account_id", "string", "Paying customer (account).", required=True),
+            C("order_id", "string", "Order the line belongs to."),
+            C("occurred_at", "date", "Transaction date.", required=True),
+            C("amount", "float", "Amount; negative for returns and credits."),
+        ],
+        {"account_id": "accounts"},
+    ),
+    "reps": _table(
+        "reps",
+        "Sales reps and pools that own accounts and leads.",
+        "rep_id",
+        [
+            C("rep_id", "string", "Unique rep key.", required=True),
+            C("name", "string", "Rep name."),
+            C("email", "email", "Rep email."),
+            C("role", "string", "Role: enterprise_ae, mid_market_ae, smb_pool, sdr, ..."),
+            C("region", "string", "Region the rep covers."),
+            C("capacity", "int", "Accounts the rep can own.", min_value=0),
+            C("active", "bool", "Whether the rep takes new accounts and leads."),
+            C("manager_id", "string", "Manager (rep_id)."),
+        ],
+    ),
+}
+
+#: Fields computed by scoring that segment rules may read.
+SCORE_FIELDS: dict[str, str] = {
+    "fit_score": "float",
+    "signal_score": "float",
+    "engagement_score": "float",
+    "score": "float",
+    "tier": "string",
+}

@@ -1,0 +1,182 @@
+"""The engine interface: the only place in tierwise that holds a connection.
+
+Everything above this layer builds Ibis expressions; an engine reads files
+into tables, materialises intermediate results, and writes outputs. Engines
+are plug-ins registered by URL scheme, so ``duckdb://`` today and
+``pyspark://`` or ``postgres://`` later run the same compiled spec.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from tierwise.errors import TierwiseError
+
+ROW_COLUMN = "_row"
+"""1-based data-row number in the source file (header excluded)."""
+
+
+@dataclass(frozen=True)
+class RejectedLine:
+    """A line the reader could not split into the expected columns."""
+
+    row: int
+    text: str
+    reason: str
+
+
+@dataclass
+class RawTable:
+    """A file as read: text (or native) columns plus :data:`ROW_COLUMN`."""
+
+    table: ir.Table
+    path: Path
+    rejected: list[RejectedLine]
+
+
+class Engine(ABC):
+    """Base class for engines. Subclasses register a URL scheme."""
+
+    scheme: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    _registry: ClassVar[dict[str, type[Engine]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "scheme", None):
+            Engine._registry[cls.scheme] = cls
+
+    def __init__(self, url: str):
+        self.url = url
+        self._counter = 0
+
+    # -- connection -------------------------------------------------------------
+    @property
+    @abstractmethod
+    def backend(self) -> ibis.BaseBackend:
+        """The Ibis backend (the connection)."""
+
+    def close(self) -> None:
+        self.backend.disconnect()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------
+    @abstractmethod
+    def read_csv(self, path: Path, *, delimiter: str = ",") -> RawTable:
+        """Read a CSV file with every column as text plus :data:`ROW_COLUMN`."""
+
+    @abstractmethod
+    def read_parquet(self, path: Path) -> RawTable:
+        """Read a Parquet file with its own types plus :data:`ROW_COLUMN`."""
+
+    def register(self, data: pa.Table | Any, name: str | None = None) -> ir.Table:
+        """Make in-memory data (Arrow or pandas) a table of this engine."""
+        return self.backend.create_table(name or self._name("mem"), data, temp=True)
+
+    # -- running ----------------------------------------------------------------
+    def materialize(self, expr: ir.Table, name: str | None = None) -> ir.Table:
+        """Compute an expression once and keep the result as a temporary table."""
+        return self._run(lambda: self.backend.create_table(name or self._name("t"), expr, temp=True), expr)
+
+    def to_arrow(self, expr: ir.Expr) -> pa.Table:
+        return self._run(lambda: self.backend.to_pyarrow(expr), expr)
+
+    def scalar(self, expr: ir.Scalar) -> Any:
+        return self._run(lambda: self.backend.execute(expr), expr)
+
+    def sql(self, expr: ir.Expr) -> str:
+        return str(ibis.to_sql(expr, dialect=self.backend.name))
+
+    def _run(self, fn: Callable[[], Any], expr: ir.Expr) -> Any:
+        try:
+            return fn()
+        except TierwiseError:
+            raise
+        except Exception as exc:  # the backend's own error types vary by engine
+            from tierwise.errors import EngineError
+
+            try:
+                sql = self.sql(expr)
+            except Exception:  # pragma: no cover - compiling failed as well
+                sql = None
+            raise EngineError(f"{self.scheme} engine failed: {exc}", sql) from exc
+
+    # -- writing ----------------------------------------------------------------
+    @abstractmethod
+    def _write_parquet(self, expr: ir.Table, path: Path) -> None: ...
+
+    @abstractmethod
+    def _write_csv(self, expr: ir.Table, path: Path) -> None: ...
+
+    def write(self, expr: ir.Table, path: Path, fmt: str) -> Path:
+        """Write a table atomically: a crash never leaves a half-written file."""
+        writer = {"parquet": self._write_parquet, "csv": self._write_csv}[fmt]
+        with atomic_path(path) as tmp:
+            self._run(lambda: writer(expr, tmp), expr)
+        return path
+
+    def _name(self, prefix: str) -> str:
+        self._counter += 1
+        return f"_tw_{prefix}_{os.getpid()}_{self._counter}"
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it into place on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()  # writers create the file themselves
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write a small text file (JSON, Markdown) atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def connect(url: str | None = None, **options: Any) -> Engine:
+    """Open an engine by connection string.
+
+    Examples
+    --------
+    >>> with connect("duckdb://") as engine:
+    ...     engine.scalar(ibis.literal(1) + 1)
+    2
+    """
+    url = url or "duckdb://"
+    scheme = urlsplit(url).scheme or url.rstrip(":/")
+    # importing the built-in engines registers them
+    from tierwise.engine import duckdb as _duckdb  # noqa: F401
+
+    cls = Engine._registry.get(scheme)
+    if cls is None:
+        known = ", ".join(f"{s}://" for s in sorted(Engine._registry))
+        raise TierwiseError(f"unknown engine '{url}'; available engines: {known}")
+    return cls(url, **options)

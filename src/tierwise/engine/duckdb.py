@@ -1,0 +1,86 @@
+"""DuckDB, in process: the embedded default engine.
+
+``duckdb://`` is an in-memory database; ``duckdb:///path/to/file.duckdb`` (or
+``duckdb://relative.duckdb``) keeps tables in a file. Query options go in the
+URL: ``duckdb://?threads=2&memory_limit=8GB``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+import ibis
+import ibis.expr.types as ir
+
+from tierwise.engine.base import ROW_COLUMN, Engine, RawTable, RejectedLine
+from tierwise.errors import DataError
+
+#: More malformed lines than this and the file is treated as not a CSV of the expected shape.
+MAX_REJECTED_LINES = 200
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class DuckDBEngine(Engine):
+    scheme = "duckdb"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"file_row_order", "csv_rejects", "lists"})
+
+    def __init__(self, url: str = "duckdb://", **options: Any):
+        super().__init__(url)
+        parts = urlsplit(url)
+        database = (parts.netloc + parts.path) or ":memory:"
+        config = dict(parse_qsl(parts.query))
+        config.update({k: v for k, v in options.items() if v is not None})
+        self._backend = ibis.duckdb.connect(database, **config)
+        self._raw = self._backend.con  # the duckdb connection, for reader options Ibis does not expose
+
+    @property
+    def backend(self) -> ibis.BaseBackend:
+        return self._backend
+
+    def read_csv(self, path: Path, *, delimiter: str = ",") -> RawTable:
+        name = self._name("csv")
+        rejects, scans = f"{name}_rejects", f"{name}_scans"
+        self._raw.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT *, row_number() OVER () AS {ROW_COLUMN} "
+            f"FROM read_csv({_quote(str(path))}, header = true, all_varchar = true, delim = {_quote(delimiter)}, "
+            f"quote = '\"', escape = '\"', store_rejects = true, rejects_table = {_quote(rejects)}, "
+            f"rejects_scan = {_quote(scans)}, rejects_limit = {MAX_REJECTED_LINES + 1})"
+        )
+        rows = self._raw.execute(
+            f"SELECT DISTINCT line, csv_line, error_type, error_message FROM {rejects} ORDER BY line"
+        ).fetchall()
+        self._raw.execute(f"DROP TABLE IF EXISTS {rejects}; DROP TABLE IF EXISTS {scans}")
+        if len(rows) > MAX_REJECTED_LINES:
+            raise DataError(
+                f"{path}: more than {MAX_REJECTED_LINES} lines could not be split into columns "
+                f"(first at line {rows[0][0]}: {rows[0][3]}); check the delimiter (set 'delimiter' in the spec) "
+                "and the quoting"
+            )
+        # Data rows are file lines minus the header; row numbers of accepted rows skip rejected ones.
+        rejected = [RejectedLine(int(line) - 1, text or "", f"{kind.lower()}: {msg}") for line, text, kind, msg in rows]
+        table = self._backend.table(name)
+        if rejected:
+            ordinal = table[ROW_COLUMN]
+            shift = sum(
+                (ordinal > (r.row - i)).cast("int64") for i, r in enumerate(sorted(rejected, key=lambda r: r.row), 1)
+            )
+            table = table.mutate(**{ROW_COLUMN: ordinal + shift})
+        return RawTable(table, Path(path), rejected)
+
+    def read_parquet(self, path: Path) -> RawTable:
+        table = self._backend.sql(
+            f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {ROW_COLUMN} "
+            f"FROM read_parquet({_quote(str(path))}, file_row_number = true)"
+        )
+        return RawTable(table, Path(path), [])
+
+    def _write_parquet(self, expr: ir.Table, path: Path) -> None:
+        self._backend.to_parquet(expr, path, compression="zstd")
+
+    def _write_csv(self, expr: ir.Table, path: Path) -> None:
+        self._backend.to_csv(expr, path, header=True)

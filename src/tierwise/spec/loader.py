@@ -1,0 +1,332 @@
+"""Load a spec from YAML, collect every problem, and report each with its line.
+
+Examples
+--------
+>>> from tierwise.spec.loader import load_spec_text
+>>> bad = "data:\\n  accounts: {path: a.csv}\\nfit:\\n  weigth: 40\\n"
+>>> try:
+...     load_spec_text(bad, source="spec.yaml")
+... except SpecError as err:
+...     print(err)
+spec.yaml has 1 problem:
+  spec.yaml:4: fit.weigth: unknown key 'weigth' (did you mean 'weight'?); allowed keys: criteria, weight
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tierwise.datamodel import SCORE_FIELDS, TABLES
+from tierwise.errors import TierwiseError
+from tierwise.spec.expr import ConditionError, parse_condition, referenced_columns
+from tierwise.spec.model import DataSpec, FitCriterion, SegmentRule, SourceSpec, Spec
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SpecIssue:
+    loc: Loc
+    message: str
+    line: int | None = None
+
+    @property
+    def key(self) -> str:
+        return format_loc(self.loc)
+
+
+class SpecError(TierwiseError):
+    """Every problem found in a spec, each with its key path and line."""
+
+    def __init__(self, source: str, issues: list[SpecIssue]):
+        self.source = source
+        self.issues = issues
+        lines = [f"{source} has {len(issues)} problem{'s' if len(issues) != 1 else ''}:"]
+        for issue in issues:
+            where = f"{source}:{issue.line}" if issue.line else source
+            key = f" {issue.key}:" if issue.key else ""
+            lines.append(f"  {where}:{key} {issue.message}")
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """A validated spec and where it came from (relative paths resolve against it)."""
+
+    spec: Spec
+    path: Path | None = None
+    conditions: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+def format_loc(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def load_spec(path: str | Path) -> SpecFile:
+    """Read and validate a spec file; raise :class:`SpecError` listing every problem."""
+    path = Path(path)
+    if not path.exists():
+        raise TierwiseError(f"spec file not found: {path} (create one with `tierwise init`)")
+    text = path.read_text(encoding="utf-8")
+    return load_spec_text(text, source=str(path), path=path)
+
+
+def load_spec_text(text: str, *, source: str = "<spec>", path: Path | None = None) -> SpecFile:
+    """Validate spec YAML text; see :func:`load_spec`."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(source, [SpecIssue((), f"invalid YAML: {problem}", line)]) from None
+    lines: dict[Loc, int] = {}
+    issues: list[SpecIssue] = []
+    if root is not None:
+        _index_lines(root, (), lines, issues)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecError(source, [SpecIssue((), "the spec must be a mapping of keys (data:, fit:, tiers: ...)", 1)])
+    spec: Spec | None = None
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(_pydantic_issues(exc))
+    conditions: dict[str, Any] = {}
+    issues.extend(_semantic_issues(data, conditions))
+    if issues:
+        located = [SpecIssue(i.loc, i.message, i.line or _line_for(i.loc, lines)) for i in issues]
+        located = sorted(set(located), key=lambda i: (i.line or 0, i.key, i.message))
+        raise SpecError(source, located)
+    assert spec is not None
+    return SpecFile(spec=spec, path=path, conditions=conditions)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[SpecIssue]) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            child = (*loc, key)
+            if key in seen:
+                issues.append(SpecIssue(child, f"key '{key}' appears twice", key_node.start_mark.line + 1))
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _index_lines(value_node, child, lines, issues)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[(*loc, i)] = item.start_mark.line + 1
+            _index_lines(item, (*loc, i), lines, issues)
+
+
+def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+# --------------------------------------------------------------------------- pydantic
+
+
+def _pydantic_issues(exc: ValidationError) -> list[SpecIssue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _allowed_keys(loc[:-1])
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            msg = f"unknown key '{key}'"
+            if hint:
+                msg += f" (did you mean '{hint[0]}'?)"
+            if allowed:
+                msg += f"; allowed keys: {', '.join(sorted(allowed))}"
+        elif kind == "missing":
+            msg = f"missing required key '{loc[-1]}'"
+        elif kind == "literal_error":
+            msg = f"{err['msg'].replace('Input should be', 'must be')} (got {err['input']!r})"
+        else:
+            msg = err["msg"]
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, "):]
+            elif msg.startswith("Assertion failed, "):
+                msg = msg[len("Assertion failed, "):]
+            else:
+                msg = msg.replace("Input should be", "must be")
+                if "input" in err and not isinstance(err["input"], dict | list):
+                    msg += f" (got {err['input']!r})"
+        issues.append(SpecIssue(loc, msg))
+    return issues
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    """Keys allowed at a location, found by walking the model classes."""
+    model: Any = Spec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field_info = model.model_fields.get(part) if _is_model(model) else None
+        if field_info is None:
+            # dict of models (events) or an alias: look inside the annotation
+            continue
+        model = _inner_model(field_info.annotation)
+        if model is None:
+            return []
+    if not _is_model(model):
+        return []
+    return [(f.alias or name) for name, f in model.model_fields.items()]
+
+
+def _is_model(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, BaseModel)
+
+
+def _inner_model(annotation: Any) -> Any:
+    if _is_model(annotation):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+# --------------------------------------------------------------------------- semantics
+
+
+_NUMERIC = {"int", "float"}
+
+
+def _semantic_issues(data: dict[str, Any], conditions: dict[str, Any]) -> list[SpecIssue]:
+    """Checks pydantic cannot do: columns exist, conditions parse, types fit matchers.
+
+    Works section by section on the raw mapping, so problems here are reported
+    even when another section failed validation.
+    """
+    issues: list[SpecIssue] = []
+    account_types: dict[str, str] = {name: c.dtype for name, c in TABLES["accounts"].columns.items()}
+    sources = _try(DataSpec, data.get("data"))
+    if sources is not None:
+        account_types.update(sources.accounts.attributes)
+        for table, source in sources.sources().items():
+            _check_source(table, source, issues)
+
+    fit = data.get("fit") if isinstance(data.get("fit"), dict) else {}
+    criteria = fit.get("criteria") if isinstance(fit.get("criteria"), list) else []
+    for i, raw in enumerate(criteria):
+        crit = _try(FitCriterion, raw)
+        if crit is not None:
+            _check_criterion(crit, ("fit", "criteria", i), account_types, issues, conditions)
+
+    segments = data.get("segments") if isinstance(data.get("segments"), dict) else {}
+    rules = segments.get("rules") if isinstance(segments.get("rules"), list) else []
+    for i, raw in enumerate(rules):
+        rule = _try(SegmentRule, raw)
+        if rule is not None and rule.when:
+            _check_condition(rule.when, ("segments", "rules", i, "when"), account_types, issues, conditions,
+                             allow_scores=True)
+    return issues
+
+
+def _try(model: type[BaseModel], raw: Any) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _check_source(table: str, source: SourceSpec, issues: list[SpecIssue]) -> None:
+    known = set(TABLES[table].columns) | set(source.attributes)
+    for canonical in source.columns:
+        if canonical not in known:
+            hint = difflib.get_close_matches(canonical, known, n=1)
+            issues.append(SpecIssue(
+                ("data", table, "columns", canonical),
+                f"'{canonical}' is not a column of {table}"
+                + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                + f"; columns: {', '.join(sorted(known))}",
+            ))
+    for name in sorted(set(source.attributes) & set(TABLES[table].columns)):
+        issues.append(SpecIssue(("data", table, "attributes", name), f"'{name}' is already a canonical column of {table}"))
+
+
+def _check_criterion(crit: FitCriterion, loc: Loc, account_types: dict[str, str], issues: list[SpecIssue],
+                     conditions: dict[str, Any]) -> None:
+    if crit.matcher == "when":
+        _check_condition(crit.when or "", (*loc, "when"), account_types, issues, conditions, allow_scores=False)
+        return
+    dtype = account_types.get(crit.field or "")
+    if dtype is None:
+        issues.append(SpecIssue((*loc, "field"), _unknown_column(crit.field or "", account_types)))
+        return
+    need = _MATCHER_TYPES[crit.matcher]
+    if dtype not in need:
+        issues.append(SpecIssue(
+            (*loc, "field"),
+            f"'{crit.matcher}' needs a {' or '.join(sorted(need))} column, but '{crit.field}' is {dtype}",
+        ))
+
+
+_MATCHER_TYPES = {
+    "bands": _NUMERIC, "at_least": _NUMERIC, "at_most": _NUMERIC, "share_of": {"list"},
+    "values": {"string", "domain", "email", "bool", "int"}, "in": {"string", "domain", "email", "int"},
+}
+
+
+def _check_condition(text: str, loc: Loc, account_types: dict[str, str], issues: list[SpecIssue],
+                     conditions: dict[str, Any], *, allow_scores: bool) -> None:
+    try:
+        node = parse_condition(text)
+    except ConditionError as exc:
+        issues.append(SpecIssue(loc, f"{exc} in {text!r}"))
+        return
+    known = dict(account_types)
+    if allow_scores:
+        known.update(SCORE_FIELDS)
+    bad = False
+    for name in sorted(referenced_columns(node)):
+        if name not in known:
+            extra = "" if allow_scores or name not in SCORE_FIELDS else " (scores are not available inside fit criteria)"
+            issues.append(SpecIssue(loc, _unknown_column(name, known) + extra))
+            bad = True
+    if not bad:
+        conditions[format_loc(loc)] = node
+
+
+def _unknown_column(name: str, known: dict[str, str]) -> str:
+    hint = difflib.get_close_matches(name, list(known), n=1)
+    msg = f"unknown column '{name}'"
+    if hint:
+        msg += f" (did you mean '{hint[0]}'?)"
+    return msg
+
+
+__all__ = ["SpecError", "SpecFile", "SpecIssue", "format_loc", "load_spec", "load_spec_text"]

@@ -1,0 +1,396 @@
+"""Pydantic models of the declarative tierwise spec.
+
+The spec is the single source of business logic: every engine compiles the
+same validated model. Every model forbids unknown keys so a typo such as
+``weigth:`` is reported instead of silently ignored.
+
+Examples
+--------
+>>> from tierwise.spec.model import Spec
+>>> spec = Spec.model_validate({
+...     "data": {"accounts": {"path": "accounts.csv"}},
+...     "fit": {"criteria": [{"name": "size", "field": "employees", "at_least": 500, "points": 10}]},
+... })
+>>> [t.name for t in spec.tiers]
+['A', 'B', 'C', 'D']
+>>> spec.fit.weight, spec.signals.weight, spec.engagement.weight
+(40.0, 35.0, 25.0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+SPEC_VERSION = 1
+
+Identifier = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="lower_snake_case name (letters, digits, underscores)",
+    ),
+]
+
+
+class StrictModel(BaseModel):
+    """Base for every spec section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- data
+
+
+class SourceSpec(StrictModel):
+    """Where one canonical table comes from and how its columns map."""
+
+    path: str = Field(description="File path, relative to the spec file.")
+    format: Literal["csv", "parquet"] | None = Field(
+        default=None, description="File format; inferred from the extension when omitted."
+    )
+    preset: Literal["canonical", "salesforce", "hubspot"] = Field(
+        default="canonical",
+        description="Column-name mapping preset for CRM exports (see docs/data-model.md).",
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Canonical column -> source column; overrides the preset.",
+    )
+    delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV field delimiter.")
+    list_delimiter: str = Field(
+        default=";",
+        min_length=1,
+        description="Separator of multi-valued text fields such as tech_stack.",
+    )
+    attributes: dict[Identifier, Literal["string", "int", "float", "bool", "date", "timestamp", "list"]] = Field(
+        default_factory=dict,
+        description="Extra columns to load beyond the canonical ones, with their types; usable in rules.",
+    )
+
+    @property
+    def resolved_format(self) -> str:
+        if self.format:
+            return self.format
+        return "parquet" if self.path.lower().endswith((".parquet", ".pq")) else "csv"
+
+
+class DataSpec(StrictModel):
+    """Input tables. Only ``accounts`` is required for scoring."""
+
+    accounts: SourceSpec
+    contacts: SourceSpec | None = None
+    leads: SourceSpec | None = None
+    opportunities: SourceSpec | None = None
+    activities: SourceSpec | None = None
+    transactions: SourceSpec | None = None
+    reps: SourceSpec | None = None
+
+    def sources(self) -> dict[str, SourceSpec]:
+        return {name: src for name in type(self).model_fields if (src := getattr(self, name)) is not None}
+
+
+# --------------------------------------------------------------------------- fit
+
+
+class Band(StrictModel):
+    """A numeric band ``min <= value < max`` worth ``points``."""
+
+    min: float | None = Field(default=None, description="Inclusive lower bound; open when omitted.")
+    max: float | None = Field(default=None, description="Exclusive upper bound; open when omitted.")
+    points: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Band:
+        if self.min is None and self.max is None:
+            raise ValueError("a band needs min, max or both")
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"band min ({self.min:g}) must be below max ({self.max:g})")
+        return self
+
+
+class FitCriterion(StrictModel):
+    """One ICP fit criterion. Exactly one matcher says how points are earned.
+
+    Matchers:
+      * ``bands``: numeric bands, first matching band's points;
+      * ``values``: categorical value -> points (case-insensitive);
+      * ``in``: full points when the value is one of a list (case-insensitive);
+      * ``share_of``: points times the share of the list present in a
+        multi-valued field (tech stack), full at ``full_at`` items;
+      * ``at_least`` / ``at_most``: full points past a threshold;
+      * ``when``: full points when a condition expression holds.
+    """
+
+    name: Identifier
+    field: str | None = Field(default=None, description="Account column the criterion reads.")
+    points: float | None = Field(
+        default=None, gt=0, description="Maximum points; defaults to the best band/value."
+    )
+    bands: list[Band] | None = None
+    values: dict[str, float] | None = None
+    in_: list[str] | None = Field(default=None, alias="in")
+    share_of: list[str] | None = None
+    full_at: int | None = Field(default=None, ge=1, description="share_of: items needed for full points.")
+    at_least: float | None = None
+    at_most: float | None = None
+    when: str | None = Field(default=None, description="Condition expression (see docs/spec-reference.md).")
+
+    @property
+    def matcher(self) -> str:
+        for key in ("bands", "values", "in_", "share_of", "at_least", "at_most", "when"):
+            if getattr(self, key) is not None:
+                return key.rstrip("_")
+        raise AssertionError("validated criterion has a matcher")
+
+    @property
+    def max_points(self) -> float:
+        if self.points is not None:
+            return self.points
+        if self.bands:
+            return max(b.points for b in self.bands)
+        if self.values:
+            return max(self.values.values())
+        raise AssertionError("validated criterion has points")
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> FitCriterion:
+        given = [
+            k
+            for k in ("bands", "values", "in", "share_of", "at_least", "at_most", "when")
+            if getattr(self, "in_" if k == "in" else k) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "a fit criterion needs exactly one of bands, values, in, share_of, at_least, at_most, when"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        kind = given[0]
+        if kind != "when" and not self.field:
+            raise ValueError(f"'{kind}' needs 'field': the account column to read")
+        if kind in ("in", "share_of", "at_least", "at_most", "when") and self.points is None:
+            raise ValueError(f"'{kind}' needs 'points': the points for a full match")
+        if kind == "bands" and not self.bands:
+            raise ValueError("'bands' must list at least one band")
+        if kind == "values" and not self.values:
+            raise ValueError("'values' must map at least one value to points")
+        if self.full_at is not None and kind != "share_of":
+            raise ValueError("'full_at' only applies to 'share_of'")
+        if kind == "share_of" and self.full_at is not None and self.full_at > len(self.share_of or []):
+            raise ValueError(f"'full_at' ({self.full_at}) exceeds the {len(self.share_of or [])} listed items")
+        if self.points is not None:
+            best = (
+                max(b.points for b in self.bands)
+                if self.bands
+                else max(self.values.values())
+                if self.values
+                else None
+            )
+            if best is not None and best > self.points:
+                raise ValueError(f"a band/value is worth {best:g}, more than the criterion's points ({self.points:g})")
+        if self.values is not None and any(v < 0 for v in self.values.values()):
+            raise ValueError("values points must be >= 0")
+        return self
+
+
+class FitSpec(StrictModel):
+    """ICP fit: firmographic and technographic criteria (seed 003: 40%)."""
+
+    weight: float = Field(default=40.0, ge=0, le=100)
+    criteria: list[FitCriterion] = Field(default_factory=list)
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.max_points for c in self.criteria)
+
+    @field_validator("criteria")
+    @classmethod
+    def _unique(cls, criteria: list[FitCriterion]) -> list[FitCriterion]:
+        _check_unique([c.name for c in criteria], "criterion")
+        return criteria
+
+
+# --------------------------------------------------------------------------- events
+
+
+class EventRule(StrictModel):
+    """Points for one event type, with optional per-type overrides."""
+
+    points: float = Field(description="Points per event at age 0; negative for disqualifying events.")
+    cap: float | None = Field(default=None, gt=0, description="Most points this type can add.")
+    half_life_days: float | None = Field(default=None, gt=0)
+    window_days: int | None = Field(default=None, ge=0)
+
+
+def _coerce_event_rules(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ({"points": v} if isinstance(v, int | float) and not isinstance(v, bool) else v) for k, v in value.items()}
+    return value
+
+
+class EventCategorySpec(StrictModel):
+    """A category of time-stamped events (buying signals or engagement)."""
+
+    weight: float = Field(ge=0, le=100)
+    window_days: int = Field(default=180, ge=0, description="Look-back window; events older are ignored.")
+    half_life_days: float = Field(default=30, gt=0, description="Exponential decay half-life.")
+    cap: float = Field(default=100, gt=0, description="Raw points at which the category is full (100).")
+    events: dict[str, EventRule] = Field(default_factory=dict)
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _coerce_event_rules(value)
+
+    @field_validator("events")
+    @classmethod
+    def _names(cls, events: dict[str, EventRule]) -> dict[str, EventRule]:
+        for name in events:
+            if name != name.strip().lower() or not name:
+                raise ValueError(f"event type '{name}' must be lower case without surrounding spaces")
+        return events
+
+
+# --------------------------------------------------------------------------- tiers, segments
+
+
+class Tier(StrictModel):
+    name: str = Field(min_length=1)
+    min_score: float = Field(ge=0, le=100, description="Inclusive lower score bound.")
+    action: str = ""
+    coverage: str = ""
+    accounts_per_rep: tuple[int, int] | None = Field(
+        default=None, description="[min, max] accounts per rep for this tier; null means pooled or none."
+    )
+
+
+def _default_tiers() -> list[Tier]:
+    return [
+        Tier(name="A", min_score=80, action="Deep research, multi-thread, custom sequences",
+             coverage="15-20 accounts per rep", accounts_per_rep=(15, 20)),
+        Tier(name="B", min_score=60, action="Semi-personalised outreach, monthly touchpoints",
+             coverage="~40 accounts per rep", accounts_per_rep=(35, 45)),
+        Tier(name="C", min_score=40, action="Automated nurture, marketing-led",
+             coverage="~150 accounts, shared pool"),
+        Tier(name="D", min_score=0, action="Deprioritise or disqualify", coverage="No active rep coverage"),
+    ]
+
+
+class SegmentRule(StrictModel):
+    name: str = Field(min_length=1)
+    when: str | None = Field(default=None, description="Condition expression; omitted only on the default.")
+    priority: str = Field(default="", description="Priority label such as P0.")
+    motion: str = Field(default="", description="Sales motion, e.g. field_sales.")
+    touches_per_month: tuple[int, int] | None = Field(default=None, description="[min, max] touches a month.")
+    owner_role: str | None = None
+    crm: dict[str, str] = Field(default_factory=dict, description="CRM field values written on export.")
+
+    @field_validator("touches_per_month", mode="before")
+    @classmethod
+    def _touches(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return (value, value)
+        return value
+
+    @field_validator("touches_per_month")
+    @classmethod
+    def _touch_order(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and (value[0] < 0 or value[0] > value[1]):
+            raise ValueError("touches_per_month must be [min, max] with 0 <= min <= max")
+        return value
+
+
+class SegmentsSpec(StrictModel):
+    """Ordered segment rules: the first matching rule wins, else the default."""
+
+    rules: list[SegmentRule] = Field(default_factory=list)
+    default: SegmentRule
+
+    @model_validator(mode="after")
+    def _checks(self) -> SegmentsSpec:
+        for i, rule in enumerate(self.rules):
+            if not rule.when:
+                raise ValueError(f"rules[{i}] ('{rule.name}') needs 'when'; only the default has none")
+        if self.default.when:
+            raise ValueError("the default segment takes no 'when': it catches every account no rule matched")
+        _check_unique([r.name for r in self.rules] + [self.default.name], "segment")
+        return self
+
+
+# --------------------------------------------------------------------------- spec
+
+
+class Spec(StrictModel):
+    """The whole tierwise spec."""
+
+    version: Literal[1] = Field(default=SPEC_VERSION, description="Spec format version.")
+    name: str = Field(default="tierwise", description="Workspace name shown in reports.")
+    engine: str = Field(default="duckdb://", description="Engine connection string, e.g. duckdb:// or duckdb:///ws.duckdb.")
+    as_of: date | None = Field(default=None, description="Scoring date; the CLI's --as-of overrides; today when omitted.")
+    data: DataSpec
+    fit: FitSpec = Field(default_factory=FitSpec)
+    signals: EventCategorySpec = Field(
+        default_factory=lambda: EventCategorySpec(weight=35, window_days=180, half_life_days=45, cap=100)
+    )
+    engagement: EventCategorySpec = Field(
+        default_factory=lambda: EventCategorySpec(weight=25, window_days=90, half_life_days=14, cap=100)
+    )
+    tiers: list[Tier] = Field(default_factory=_default_tiers)
+    segments: SegmentsSpec = Field(
+        default_factory=lambda: SegmentsSpec(default=SegmentRule(name="Unsegmented", priority="P5"))
+    )
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Spec:
+        total = self.fit.weight + self.signals.weight + self.engagement.weight
+        if abs(total - 100) > 1e-9:
+            raise ValueError(
+                f"fit.weight + signals.weight + engagement.weight must be 100, got {total:g} "
+                f"({self.fit.weight:g} + {self.signals.weight:g} + {self.engagement.weight:g})"
+            )
+        if not self.tiers:
+            raise ValueError("tiers: at least one tier is needed")
+        mins = [t.min_score for t in self.tiers]
+        if any(a <= b for a, b in zip(mins, mins[1:], strict=False)):
+            raise ValueError("tiers: min_score must strictly decrease from the first tier to the last")
+        if mins[-1] != 0:
+            raise ValueError(f"tiers: the last tier must have min_score 0 so every score has a tier (got {mins[-1]:g})")
+        _check_unique([t.name for t in self.tiers], "tier")
+        shared = set(self.signals.events) & set(self.engagement.events)
+        if shared:
+            raise ValueError(f"event types listed under both signals and engagement: {', '.join(sorted(shared))}")
+        if self.fit.weight > 0 and not self.fit.criteria:
+            raise ValueError("fit.weight is above 0 but fit.criteria is empty")
+        return self
+
+    def event_rules(self) -> dict[str, tuple[str, EventRule, EventCategorySpec]]:
+        """Every event type -> (category name, its rule, its category)."""
+        out: dict[str, tuple[str, EventRule, EventCategorySpec]] = {}
+        for cat_name in ("signals", "engagement"):
+            cat: EventCategorySpec = getattr(self, cat_name)
+            for etype, rule in cat.events.items():
+                out[etype] = (cat_name, rule, cat)
+        return out
+
+    def fingerprint(self) -> str:
+        """A short hash of the validated spec (comments and layout don't change it)."""
+        payload = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def _check_unique(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"duplicate {what} name '{name}'")
+        seen.add(name)
