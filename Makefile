@@ -38,6 +38,7 @@ bench: $(TEST_STAMP)
 ## Regenerate the spec reference from the JSON Schema.
 docs: $(STAMP)
 	$(PY) -m tierwise.spec.reference > docs/spec-reference.md
+	$(PY) -m tierwise.datamodel > docs/data-model.md
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache

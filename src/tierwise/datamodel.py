@@ -42,6 +42,7 @@ class ColumnDef:
     required: bool = False
     min_value: float | None = None
     max_value: float | None = None
+    lower: bool = False  # a code matched case-insensitively: stored trimmed and lower case
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,8 @@ TABLES: dict[str, TableDef] = {
             C("activity_id", "string", "Event key (optional; checked for duplicates when present)."),
             C("account_id", "string", "Account the event belongs to.", required=True),
             C("contact_id", "string", "Contact who acted, when known."),
-            C("event_type", "string", "Event type, matched lower case to the spec (pricing_page_visit, funding_round, ...).", required=True),
+            C("event_type", "string", "Event type, stored lower case (pricing_page_visit, funding_round, ...).", required=True,
+              lower=True),
             C("occurred_at", "timestamp", "When it happened.", required=True),
             C("source", "string", "Where the event came from (web, email, intent provider, ...)."),
             C("detail", "string", "Free text: page, topic, subject."),
@@ -202,3 +204,60 @@ SCORE_FIELDS: dict[str, str] = {
     "score": "float",
     "tier": "string",
 }
+
+
+def markdown() -> str:
+    """The data-model reference (docs/data-model.md), generated from :data:`TABLES`."""
+    from tierwise.io.presets import PRESETS
+
+    out = [
+        "# Data model",
+        "",
+        "Generated from `tierwise.datamodel` by `python -m tierwise.datamodel` — do not edit by hand.",
+        "",
+        "tierwise reads up to seven canonical tables. Only `accounts` is required for scoring. Each",
+        "table comes from a CSV or Parquet file named under `data:` in the spec; column names are",
+        "mapped from the file by the table's `preset` (`canonical`, `salesforce`, `hubspot`) and",
+        "`columns:` overrides, matching headers case-insensitively. Columns a file lacks are loaded as",
+        "empty (null); a missing **required** column stops the load with a message naming the file,",
+        "the column and the columns that are there.",
+        "",
+        "Types: text is trimmed and empty text is null; `int` and `float` accept thousands commas and",
+        "currency signs (`$1,200`); `bool` accepts true/false, yes/no, y/n, t/f, 1/0; `date` and",
+        "`timestamp` accept ISO 8601 (`2026-11-01`, `2026-11-01 09:30:00`); `list` is split on the",
+        "source's `list_delimiter` (default `;`), trimmed, lower-cased, de-duplicated and sorted;",
+        "`domain` is lower-cased with the scheme, `www.` and any path removed; `email` is lower-cased.",
+        "",
+        "Every row is loaded or quarantined. A row is quarantined, with every reason that applies, when",
+        "a required value is missing, a value cannot be parsed as its type, a number is out of range",
+        "(negative amounts, revenue or employee counts), the key repeats an earlier row's (the first",
+        "is kept), the account it references does not exist, an opportunity closes before it was",
+        "created, or the CSV line cannot be split into the header's columns. Quarantined rows are",
+        "written with their source row number and reasons to `quarantine/<table>.csv`, and",
+        "`read = loaded + quarantined` for every table.",
+        "",
+    ]
+    for table in TABLES.values():
+        out += [f"## {table.name}", "", table.description, ""]
+        if table.key:
+            out.append(f"Key: `{table.key}`." + (" " if table.references else ""))
+        for col, target in table.references.items():
+            out.append(f"`{col}` must exist in `{target}`.")
+        out += ["", "| column | type | required | checks | Salesforce | HubSpot | description |",
+                "|---|---|---|---|---|---|---|"]
+        for c in table.columns.values():
+            checks = []
+            if c.min_value is not None:
+                checks.append(f">= {c.min_value:g}")
+            if c.max_value is not None:
+                checks.append(f"<= {c.max_value:g}")
+            sf = PRESETS["salesforce"].get(table.name, {}).get(c.name, "")
+            hs = PRESETS["hubspot"].get(table.name, {}).get(c.name, "")
+            out.append(f"| `{c.name}` | {c.dtype} | {'yes' if c.required else ''} | {', '.join(checks)} | "
+                       f"{f'`{sf}`' if sf else ''} | {f'`{hs}`' if hs else ''} | {c.description} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(markdown())

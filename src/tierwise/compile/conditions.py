@@ -97,3 +97,35 @@ def _is_text(value: ir.Value) -> bool:
 
 def _fold(value: ir.StringValue) -> ir.StringValue:
     return value.strip().lower()
+
+
+def type_problem(node: E.Node, column_types: Mapping[str, str]) -> str | None:
+    """Why a condition does not type-check against columns of these logical types, or None.
+
+    Compiles the condition against an unbound table, so ``employees == 'big'``
+    is reported when the spec loads rather than when it is scored.
+    """
+    from ibis.common.exceptions import IbisTypeError
+
+    from tierwise.datamodel import IBIS_TYPES
+
+    schema = {name: IBIS_TYPES[dtype] for name, dtype in column_types.items()}
+    for child in E.walk(node):
+        if isinstance(child, E.Contains) and column_types.get(child.column.name) != "list":
+            return (f"'{child.value}' in {child.column.name}: 'in' on a column needs a multi-valued (list) column, "
+                    f"and {child.column.name} is {column_types.get(child.column.name)}")
+    features = {}
+    for child in E.walk(node):
+        if isinstance(child, E.Call) and child.name in ("event_count", "days_since"):
+            key = feature_key(child)
+            features[key] = feature_column(key)
+            schema[features[key]] = "int64"
+    try:
+        value = _compile(node, ibis.table(schema, name="accounts"), features)
+    except IbisTypeError as exc:
+        return f"types do not fit: {str(exc).splitlines()[0]}"
+    except Exception:  # Ibis signature errors: an operator applied to the wrong kind of value
+        return "types do not fit: an operator or function is applied to the wrong kind of value"
+    if not value.type().is_boolean():
+        return f"a condition must be true or false, but this gives a value of type {value.type()}"
+    return None

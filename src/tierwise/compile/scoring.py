@@ -52,13 +52,19 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
+def _double(value: float) -> ir.FloatingValue:
+    """A DOUBLE literal. SQL engines read a bare ``7.0`` as DECIMAL (Ibis drops the
+    no-op cast), and DECIMAL arithmetic overflows: ``7.0 * 2.6666666666666665``."""
+    return ibis.literal(repr(float(value))).cast("float64")
+
+
 # --------------------------------------------------------------------------- fit
 
 
 def fit_points(crit: FitCriterion, t: ir.Table, conditions: dict) -> tuple[ir.FloatingValue, ir.StringValue]:
     """Points a criterion earns on each account, and a plain-words label."""
-    pts = float(crit.max_points)
-    zero = ibis.literal(0.0)
+    pts = _double(crit.max_points)
+    zero = _double(0.0)
     if crit.matcher == "when":
         node = conditions.get(f"{crit.name}__when") or E.parse_condition(crit.when or "")
         return ibis.ifelse(compile_condition(node, t), pts, zero), ibis.literal(crit.name)
@@ -72,11 +78,11 @@ def fit_points(crit: FitCriterion, t: ir.Table, conditions: dict) -> tuple[ir.Fl
                 cond &= v >= band.min
             if band.max is not None:
                 cond &= v < band.max
-            cases.append((cond, float(band.points)))
+            cases.append((cond, _double(band.points)))
         return ibis.cases(*cases, else_=zero).fill_null(0.0), shown
     if crit.matcher == "values":
         folded = v.cast("string").strip().lower()
-        cases = [(folded == str(k).strip().lower(), float(p)) for k, p in (crit.values or {}).items()]
+        cases = [(folded == str(k).strip().lower(), _double(p)) for k, p in (crit.values or {}).items()]
         return ibis.cases(*cases, else_=zero).fill_null(0.0), ibis.literal(f"{crit.field} = ") + folded
     if crit.matcher == "in":
         if v.type().is_string():
@@ -102,45 +108,67 @@ def fit_points(crit: FitCriterion, t: ir.Table, conditions: dict) -> tuple[ir.Fl
 # --------------------------------------------------------------------------- events
 
 
+def _by_event_type(etype: ir.StringValue, values: dict[str, float], default: float) -> ir.Value:
+    """A per-type parameter as one CASE branch per distinct value (few branches, cheap per row)."""
+    groups: dict[float, list[str]] = {}
+    for t, v in values.items():
+        groups.setdefault(v, []).append(t)
+    if len(groups) == 1:
+        return ibis.literal(next(iter(groups)))
+    return ibis.cases(*[(etype.isin(types), v) for v, types in groups.items()], else_=default)
+
+
 def event_points(spec: Spec, activities: ir.Table, as_of: date) -> ir.Table | None:
-    """Per account: count, decayed points and latest age of every scored event type (one wide row)."""
+    """Per account: count, decayed points and latest age of every scored event type (one wide row).
+
+    ``activities.event_type`` is stored lower case by the loader.
+    """
     rules = spec.event_rules()
     if not rules:
         return None
     a = activities
-    etype = a.event_type.strip().lower()
+    windows = {t: float(cat.window_days if r.window_days is None else r.window_days) for t, (_, r, cat) in rules.items()}
+    half_lives = {t: float(r.half_life_days or cat.half_life_days) for t, (_, r, cat) in rules.items()}
     age = ibis.literal(as_of).delta(a.occurred_at.date(), unit="day")
-    window = ibis.cases(*[(etype == t, cat.window_days if r.window_days is None else r.window_days)
-                          for t, (_, r, cat) in rules.items()], else_=-1)
-    half_life = ibis.cases(*[(etype == t, float(r.half_life_days or cat.half_life_days))
-                             for t, (_, r, cat) in rules.items()], else_=1.0)
-    max_window = max((r.window_days if r.window_days is not None else cat.window_days) for _, r, cat in rules.values())
-    recent = a.filter(a.occurred_at.notnull(), age >= 0, age <= max_window, etype.isin(list(rules)))
-    recent = recent.mutate(_type=etype, _age=age, _window=window, _half_life=half_life)
-    recent = recent.filter(recent._age <= recent._window)
-    per_type = recent.group_by(["account_id", "_type"]).aggregate(
+    recent = a.filter(a.event_type.isin(list(rules)), age >= 0, age <= max(windows.values()))
+    recent = recent.select("account_id", "event_type", _age=age)
+    if len(set(windows.values())) > 1:
+        recent = recent.filter(recent._age <= _by_event_type(recent.event_type, windows, -1.0))
+    half_life = _by_event_type(recent.event_type, half_lives, 1.0)
+    per_type = recent.group_by(["account_id", "event_type"]).aggregate(
         _n=recent.count(),
-        _decay=(ibis.literal(0.5) ** (recent._age.cast("float64") / recent._half_life)).sum(),
+        _decay=(ibis.literal(0.5) ** (recent._age.cast("float64") / half_life)).sum(),
         _min_age=recent._age.min(),
     )
-    metrics = {}
+    per_type = per_type.mutate(_p=_type_points(per_type.event_type, per_type._decay, rules))
+    # One filtered aggregate per type pivots (account, type) rows into one row per account.
+    wide = per_type.group_by("account_id").aggregate(**{
+        f"_e__{t}": ibis.struct({"n": per_type._n, "p": per_type._p, "a": per_type._min_age}).first(
+            where=per_type.event_type == t)
+        for t in rules
+    })
+    return wide.select("account_id", **{
+        col: wide[f"_e__{t}"][field]
+        for t in rules for col, field in ((f"_n__{t}", "n"), (f"_p__{t}", "p"), (f"_a__{t}", "a"))
+    })
+
+
+def _type_points(etype: ir.StringValue, decay: ir.FloatingValue, rules: dict) -> ir.FloatingValue:
+    """points x decay, capped by the type's cap, for every scored type."""
+    branches = []
     for t, (_, rule, _cat) in rules.items():
-        is_t = per_type._type == t
-        raw = per_type._decay * float(rule.points)
+        value = decay * float(rule.points)
         if rule.cap is not None and rule.points > 0:
-            raw = raw.clip(upper=float(rule.cap))
-        metrics[f"_n__{t}"] = ibis.ifelse(is_t, per_type._n, 0).max()
-        metrics[f"_p__{t}"] = ibis.ifelse(is_t, raw, 0.0).max() if rule.points >= 0 else ibis.ifelse(is_t, raw, 0.0).min()
-        metrics[f"_a__{t}"] = ibis.ifelse(is_t, per_type._min_age, ibis.null().cast("int64")).max()
-    return per_type.group_by("account_id").aggregate(**metrics)
+            value = value.clip(upper=float(rule.cap))
+        branches.append((etype == t, value))
+    return ibis.cases(*branches, else_=0.0)
 
 
 def event_features(activities: ir.Table, keys: set[FeatureKey], as_of: date) -> ir.Table:
     """Per account: the ``event_count`` / ``days_since`` values segment rules ask for."""
     a = activities
-    etype = a.event_type.strip().lower()
     age = ibis.literal(as_of).delta(a.occurred_at.date(), unit="day")
-    a = a.filter(a.occurred_at.notnull(), age >= 0).mutate(_type=etype, _age=age)
+    a = a.filter(age >= 0).mutate(_type=a.event_type, _age=age)
     metrics = {}
     for key in sorted(keys, key=str):
         fn, t, days = key
@@ -156,16 +184,17 @@ def _category(spec: Spec, name: str, t: ir.Table) -> tuple[ir.FloatingValue, ir.
     cat: EventCategorySpec = getattr(spec, name)
     types = list(cat.events)
     if not types:
-        return ibis.literal(0.0), ibis.literal(0.0), []
+        return _double(0.0), _double(0.0), []
     raw = sum((t[f"_p__{x}"] for x in types), ibis.literal(0.0))
     kept = raw.clip(lower=0.0, upper=float(cat.cap))
     factor = ibis.ifelse(raw > 0, kept / raw, 0.0)
     contributions = []
     for x in types:
         n, age = t[f"_n__{x}"], t[f"_a__{x}"]
-        when = ibis.ifelse(n == 1, ibis.literal(" ") + age.cast("string") + ibis.literal(" days ago"),
-                           ibis.literal(" x") + n.cast("string") + ibis.literal(", latest ") + age.cast("string")
-                           + ibis.literal(" days ago"))
+        ago = ibis.cases((age == 0, ibis.literal("today")), (age == 1, ibis.literal("1 day ago")),
+                         else_=age.cast("string") + ibis.literal(" days ago"))
+        when = ibis.ifelse(n == 1, ibis.literal(" ") + ago,
+                           ibis.literal(" x") + n.cast("string") + ibis.literal(", latest ") + ago)
         contributions.append(Contribution(t[f"_p__{x}"] * factor * (cat.weight / cat.cap), ibis.literal(x) + when))
     return 100.0 * kept / cat.cap, factor, contributions
 
@@ -181,7 +210,7 @@ def compile_scores(
     as_of: date,
     spec_hash: str | None = None,
 ) -> ir.Table:
-    """The scores table: one row per account, columns :data:`OUTPUT_COLUMNS`, ordered by account_id."""
+    """The scores table: one row per account, columns :data:`OUTPUT_COLUMNS` (unordered; writers sort)."""
     spec = spec_file.spec
     conditions = {}
     for i, crit in enumerate(spec.fit.criteria):
@@ -209,14 +238,15 @@ def compile_scores(
         for x in event_types:
             for prefix, null_value in (("_n__", 0), ("_p__", 0.0)):
                 col = f"{prefix}{x}"
-                fills[col] = t[col].fill_null(null_value) if col in t.columns else ibis.literal(null_value)
+                fills[col] = t[col].fill_null(null_value) if col in t.columns else (
+                    ibis.literal(null_value) if prefix == "_n__" else _double(null_value))
             if f"_a__{x}" not in t.columns:
                 fills[f"_a__{x}"] = ibis.null().cast("int64")
         t = t.mutate(**fills)
 
     # ---- category scores, total, tier
     fit_raw = sum((t[f"_fit__{c.name}"] for c in spec.fit.criteria), ibis.literal(0.0))
-    fit_score = 100.0 * fit_raw / max_fit if max_fit else ibis.literal(0.0)
+    fit_score = 100.0 * fit_raw / max_fit if max_fit else _double(0.0)
     signal_score, _, signal_contrib = _category(spec, "signals", t)
     engagement_score, _, engagement_contrib = _category(spec, "engagement", t)
     total = (spec.fit.weight * fit_score + spec.signals.weight * signal_score
@@ -236,12 +266,20 @@ def compile_scores(
         for c in spec.fit.criteria
     ] + signal_contrib + engagement_contrib
     if contributions:
-        entries = ibis.array([
-            ibis.struct({"k": -c.points.round(6), "label": c.label + ibis.literal(": +") + c.points.round(1).cast("string")})
-            for c in contributions
-        ])
-        t = t.mutate(_reasons=entries.filter(lambda e: e.k < -0.05).sort())
-        reasons = {f"reason_{i + 1}": t._reasons[i].label for i in range(3)}
+        # Sort (−points, index) pairs and word only the three kept: formatting
+        # every candidate's label would cost far more than the sort.
+        t = t.mutate(**{f"_c{i}": c.points for i, c in enumerate(contributions)})
+        entries = ibis.array([ibis.struct({"k": -t[f"_c{i}"].round(6), "i": ibis.literal(i)})
+                              for i in range(len(contributions))])
+        t = t.mutate(_top=entries.filter(lambda e: e.k < -0.05).sort()[:3])
+        reasons = {}
+        for rank in range(3):
+            pick = t._top[rank].i
+            reasons[f"reason_{rank + 1}"] = ibis.cases(
+                *[(pick == i, c.label + ibis.literal(": +") + t[f"_c{i}"].round(1).cast("string"))
+                  for i, c in enumerate(contributions)],
+                else_=_NULL_TEXT,
+            )
     else:
         reasons = {f"reason_{i + 1}": _NULL_TEXT for i in range(3)}
     t = t.mutate(**reasons)
@@ -299,7 +337,7 @@ def compile_scores(
         spec_hash=ibis.literal(spec_hash or spec.fingerprint()),
         as_of=ibis.literal(as_of),
     )
-    return out.order_by("account_id")
+    return out
 
 
 def _segment_feature_keys(spec_file: SpecFile) -> set[FeatureKey]:

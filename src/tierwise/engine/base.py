@@ -88,7 +88,9 @@ class Engine(ABC):
 
     def register(self, data: pa.Table | Any, name: str | None = None) -> ir.Table:
         """Make in-memory data (Arrow or pandas) a table of this engine."""
-        return self.backend.create_table(name or self._name("mem"), data, temp=True)
+        # Wrapped in a memtable: Ibis 12 with sqlglot >= 30 emits an empty
+        # ``DROP VIEW`` when create_table is handed raw Arrow/pandas data.
+        return self.backend.create_table(name or self._name("mem"), ibis.memtable(data), temp=True)
 
     # -- running ----------------------------------------------------------------
     def materialize(self, expr: ir.Table, name: str | None = None) -> ir.Table:

@@ -19,6 +19,10 @@ from tierwise.errors import DataError
 
 #: More malformed lines than this and the file is treated as not a CSV of the expected shape.
 MAX_REJECTED_LINES = 200
+#: Rejects entries DuckDB records at most. A line can have several entries (one per
+#: missing or extra column) and lines past the limit are dropped unrecorded, so
+#: reaching it means the file cannot be reconciled.
+REJECTS_LIMIT = 10_000
 
 
 def _quote(value: str) -> str:
@@ -49,15 +53,20 @@ class DuckDBEngine(Engine):
             f"CREATE TEMP TABLE {name} AS SELECT *, row_number() OVER () AS {ROW_COLUMN} "
             f"FROM read_csv({_quote(str(path))}, header = true, all_varchar = true, delim = {_quote(delimiter)}, "
             f"quote = '\"', escape = '\"', store_rejects = true, rejects_table = {_quote(rejects)}, "
-            f"rejects_scan = {_quote(scans)}, rejects_limit = {MAX_REJECTED_LINES + 1})"
+            f"rejects_scan = {_quote(scans)}, rejects_limit = {REJECTS_LIMIT})"
         )
+        # One line can have several rejects entries (a short line gets one per missing
+        # column): keep one per line, the first column's, so each line counts once.
+        entries = self._raw.execute(f"SELECT count(*) FROM {rejects}").fetchone()[0]
         rows = self._raw.execute(
-            f"SELECT DISTINCT line, csv_line, error_type, error_message FROM {rejects} ORDER BY line"
+            f"SELECT line, arg_min(csv_line, column_idx), arg_min(error_type::VARCHAR, column_idx), "
+            f"arg_min(error_message, column_idx) FROM {rejects} GROUP BY line ORDER BY line"
         ).fetchall()
         self._raw.execute(f"DROP TABLE IF EXISTS {rejects}; DROP TABLE IF EXISTS {scans}")
-        if len(rows) > MAX_REJECTED_LINES:
+        if len(rows) > MAX_REJECTED_LINES or entries >= REJECTS_LIMIT:
+            many = f"more than {MAX_REJECTED_LINES}" if len(rows) > MAX_REJECTED_LINES else f"at least {len(rows)}"
             raise DataError(
-                f"{path}: more than {MAX_REJECTED_LINES} lines could not be split into columns "
+                f"{path}: {many} lines could not be split into columns "
                 f"(first at line {rows[0][0]}: {rows[0][3]}); check the delimiter (set 'delimiter' in the spec) "
                 "and the quoting"
             )

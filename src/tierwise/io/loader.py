@@ -22,12 +22,12 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -43,13 +43,24 @@ _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
 
+ReasonText = Callable[[ir.Table], ir.StringValue]
+
+
 @dataclass
 class Check:
-    """One row check: a boolean ``failed`` expression and the reason text it gives."""
+    """One row check: a boolean ``failed`` expression and how to word the reason.
+
+    ``reason`` is built only for quarantined rows, from a table holding the
+    typed columns and each source column's text as ``_src__<column>``.
+    """
 
     code: str
     failed: ir.BooleanValue
-    reason: ir.StringValue
+    reason: ReasonText
+
+
+def _src(column: str) -> str:
+    return f"_src__{column}"
 
 
 @dataclass
@@ -66,6 +77,7 @@ class TableLoad:
     reasons: dict[str, int]
     columns: dict[str, str]  # canonical -> source column
     missing_optional: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # present in the file, not needed by the job
 
     @property
     def reconciles(self) -> bool:
@@ -92,7 +104,9 @@ def resolve_columns(table: TableDef, source: SourceSpec, file_columns: list[str]
     wanted: dict[str, ColumnDef | str] = {**table.columns, **source.attributes}
     out: dict[str, str] = {}
     for canonical in wanted:
-        candidates = [source.columns.get(canonical), preset.get(canonical), canonical]
+        explicit = source.columns.get(canonical)
+        # an explicit mapping is the only candidate: a typo must not fall back silently
+        candidates = [explicit] if explicit is not None else [preset.get(canonical), canonical]
         for cand in candidates:
             if cand is None:
                 continue
@@ -103,7 +117,6 @@ def resolve_columns(table: TableDef, source: SourceSpec, file_columns: list[str]
                 out[canonical] = by_lower[cand.lower()]
                 break
         else:
-            explicit = source.columns.get(canonical)
             if explicit is not None:
                 raise DataError(
                     f"{path}: column '{explicit}' (mapped to {table.name}.{canonical} in the spec) not found; "
@@ -127,14 +140,25 @@ def load_table(
     path: Path,
     *,
     accounts: ir.Table | None = None,
+    only: Collection[str] | None = None,
 ) -> TableLoad:
-    """Read, type, check and split one table into clean rows and quarantine."""
+    """Read, type, check and split one table into clean rows and quarantine.
+
+    ``only`` names the columns a job needs; other unchecked text columns are
+    then left out of ``clean``. Columns that carry a check are always read, so
+    the quarantine is the same whichever columns a job asks for.
+    """
     table = TABLES[name]
     if not path.exists():
         raise DataError(f"{name}: file not found: {path} (data.{name}.path in the spec)")
     raw = engine.read_csv(path, delimiter=source.delimiter) if source.resolved_format == "csv" else engine.read_parquet(path)
     file_columns = [c for c in raw.table.columns if c != ROW_COLUMN]
     mapping = resolve_columns(table, source, file_columns, path)
+    skipped: list[str] = []
+    if only is not None:
+        keep = set(only) | _checked_columns(table, source)
+        skipped = sorted(c for c in mapping if c not in keep)
+        mapping = {c: src for c, src in mapping.items() if c in keep}
 
     typed: dict[str, ir.Value] = {}
     checks: list[Check] = []
@@ -142,53 +166,52 @@ def load_table(
     types.update(source.attributes)
     t = raw.table
     for canonical, src in mapping.items():
-        value, parse_check = _typed(t[src], types[canonical], canonical, source)
+        value, parse_check = _typed(t[src], types[canonical], canonical, src, source)
+        if canonical in table.columns and table.columns[canonical].lower:
+            value = value.lower()
         typed[canonical] = value
         if parse_check is not None:
             checks.append(parse_check)
         col = table.columns.get(canonical)
         if col is not None:
-            checks.extend(_value_checks(col, value, t[src]))
-    # absent optional columns are typed nulls, so every table has the full canonical shape
+            checks.extend(_value_checks(col, value, t[src], src))
+    # columns absent from the file are typed nulls, so every table has the canonical shape
     for canonical, dtype in types.items():
-        if canonical not in typed:
+        if canonical not in typed and canonical not in skipped:
             typed[canonical] = ibis.null().cast(IBIS_TYPES[dtype])
+    if "domain" in typed and "website" in typed:  # the website stands in for a missing domain
+        typed["domain"] = typed["domain"].coalesce(normalise_domain(typed["website"]))
 
-    # Column checks read the raw text, so their flags and reasons are projected
-    # next to the typed values; table checks (duplicates, references) follow.
-    projected = {f"_f{i}": c.failed.fill_null(False) for i, c in enumerate(checks)}
-    projected.update({f"_r{i}": c.reason for i, c in enumerate(checks)})
-    checked = t.select(**{ROW_COLUMN: t[ROW_COLUMN]}, **typed, **projected)
+    # Flags only: reason texts are worded later, for the quarantined rows alone.
+    checked = t.select(**{ROW_COLUMN: t[ROW_COLUMN]}, **typed,
+                       **{f"_f{i}": c.failed.fill_null(False) for i, c in enumerate(checks)})
+    checked = _dedupe_lists(checked, [c for c in typed if types[c] == "list"])
     checked = _with_duplicate_info(table, checked, mapping)
-    n_column_checks = len(checks)
     table_checks = _table_checks(table, checked, accounts, mapping)
-    checked = checked.mutate(**{f"_f{n_column_checks + i}": c.failed.fill_null(False) for i, c in enumerate(table_checks)},
-                             **{f"_r{n_column_checks + i}": c.reason for i, c in enumerate(table_checks)})
+    offset = len(checks)
     checks = checks + table_checks
+    checked = checked.mutate(**{f"_f{offset + i}": c.failed.fill_null(False) for i, c in enumerate(table_checks)})
     flags = [f"_f{i}" for i in range(len(checks))]
-    null_text = ibis.null().cast("string")
-    parts = [ibis.ifelse(checked[f"_f{i}"], checked[f"_r{i}"], null_text) for i in range(len(checks))]
-    reason = ibis.literal("; ").join(parts).nullif("") if parts else null_text
-    keep = [ROW_COLUMN, *typed, *flags]
-    checked = engine.materialize(checked.select(*keep, **{REASON_COLUMN: reason}))
+    bad = ibis.literal(False)
+    for flag in flags:
+        bad = bad | checked[flag]
+    checked = engine.materialize(checked.mutate(_bad=bad))
 
     totals = engine.to_arrow(checked.aggregate(
-        _read=checked.count(), _bad=checked[REASON_COLUMN].notnull().sum(),
-        **{name: checked[name].sum() for name in flags},
+        _read=checked.count(), _nbad=checked._bad.cast("int64").sum(),
+        **{flag: checked[flag].cast("int64").sum() for flag in flags},
     )).to_pylist()[0]
     reasons: dict[str, int] = {}
-    for i, check in enumerate(checks):
-        n = int(totals[f"_f{i}"] or 0)
-        if n:
+    for flag, check in zip(flags, checks, strict=True):
+        if n := int(totals[flag] or 0):
             reasons[check.code] = reasons.get(check.code, 0) + n
     if raw.rejected:
         reasons["malformed line"] = len(raw.rejected)
-    checked = checked.drop(*flags)
 
-    clean = checked.filter(checked[REASON_COLUMN].isnull()).drop(REASON_COLUMN)
-    quarantine = _quarantine(engine, raw, checked, file_columns)
+    clean = checked.filter(~checked._bad).select(ROW_COLUMN, *typed)
+    quarantine = _quarantine(engine, raw, checked, checks, file_columns)
     read = int(totals["_read"]) + len(raw.rejected)
-    quarantined = int(totals["_bad"] or 0) + len(raw.rejected)
+    quarantined = int(totals["_nbad"] or 0) + len(raw.rejected)
     return TableLoad(
         name=name,
         path=path,
@@ -199,7 +222,8 @@ def load_table(
         quarantined=quarantined,
         reasons=reasons,
         columns=mapping,
-        missing_optional=sorted(c for c in types if c not in mapping),
+        missing_optional=sorted(c for c in types if c not in mapping and c not in skipped),
+        skipped=skipped,
     )
 
 
@@ -210,16 +234,13 @@ def _blank_to_null(v: ir.StringValue) -> ir.StringValue:
     return v.strip().nullif("")
 
 
-def _typed(v: ir.Value, dtype: str, name: str, source: SourceSpec) -> tuple[ir.Value, Check | None]:
+def _typed(v: ir.Value, dtype: str, name: str, src: str, source: SourceSpec) -> tuple[ir.Value, Check | None]:
     """Cast a source column to its canonical type; return the value and its parse check."""
-    target = dt.dtype(IBIS_TYPES[dtype])
-    is_text = v.type().is_string()
-    if not is_text:
-        if dtype == "list" and v.type().is_array():
-            return _normalise_list(v.cast("array<string>")), None
-        if v.type() == target or (dtype == "date" and v.type().is_timestamp()):
-            return (v.date() if dtype == "date" and v.type().is_timestamp() else v), None
-        v = v.cast("string")  # unusual native types: parse like text
+    native = _native(v, dtype)
+    if native is not None:
+        return native, None
+    if not v.type().is_string():
+        v = v.cast("string")  # unusual native types (e.g. decimals as text): parse like text
     s = _blank_to_null(v)
     if dtype in ("string",):
         return s, None
@@ -232,7 +253,7 @@ def _typed(v: ir.Value, dtype: str, name: str, source: SourceSpec) -> tuple[ir.V
     if dtype == "bool":
         low = s.lower()
         value = ibis.cases((low.isin(_TRUE), True), (low.isin(_FALSE), False), else_=ibis.null().cast("boolean"))
-        return value, _parse_check(name, dtype, s, value)
+        return value, _parse_check(name, src, dtype, s, value)
     if dtype in ("int", "float"):
         number = s.re_replace(r"[\s$€£,]", "").try_cast("float64")
         if dtype == "int":
@@ -240,22 +261,53 @@ def _typed(v: ir.Value, dtype: str, name: str, source: SourceSpec) -> tuple[ir.V
             value = ibis.ifelse(whole, number.cast("int64"), ibis.null().cast("int64"))
         else:
             value = number
-        return value, _parse_check(name, dtype, s, value)
+        return value, _parse_check(name, src, dtype, s, value)
     if dtype in ("date", "timestamp"):
         ts = s.try_cast("timestamp")
         value = ts.date() if dtype == "date" else ts
-        return value, _parse_check(name, dtype, s, value)
+        return value, _parse_check(name, src, dtype, s, value)
     raise AssertionError(f"unhandled type {dtype}")
 
 
-def _parse_check(name: str, dtype: str, text: ir.StringValue, value: ir.Value) -> Check:
-    reason = ibis.literal(f"unparsable {dtype} in {name}: '") + text.substr(0, 80) + ibis.literal("'")
+def _native(v: ir.Value, dtype: str) -> ir.Value | None:
+    """A typed (Parquet) column already of the right kind, converted without parsing; else None."""
+    kind = v.type()
+    if dtype == "list" and kind.is_array():
+        return _normalise_list(v.cast("array<string>"))
+    if dtype in ("int", "float") and kind.is_numeric() and not kind.is_decimal():
+        if dtype == "int" and kind.is_floating():
+            return None  # 12.5 employees is a parse failure, found by the text path
+        return v.cast(IBIS_TYPES[dtype])
+    if dtype == "bool" and kind.is_boolean():
+        return v
+    if dtype == "timestamp" and kind.is_timestamp():
+        return v.cast("timestamp")
+    if dtype == "date" and (kind.is_timestamp() or kind.is_date()):
+        return v.date() if kind.is_timestamp() else v
+    return None
+
+
+def _parse_check(name: str, src: str, dtype: str, text: ir.StringValue, value: ir.Value) -> Check:
+    def reason(q: ir.Table) -> ir.StringValue:
+        return ibis.literal(f"unparsable {dtype} in {name}: '") + q[_src(src)].strip().substr(0, 80) + ibis.literal("'")
+
     return Check(f"unparsable {dtype} in {name}", text.notnull() & value.isnull(), reason)
 
 
 def _normalise_list(items: ir.ArrayValue) -> ir.ArrayValue:
     cleaned = items.map(lambda x: x.strip().lower()).filter(lambda x: x.notnull() & (x != ""))
-    return cleaned.unique().sort()
+    return cleaned.sort()  # duplicates are removed in a second projection (see _dedupe_lists)
+
+
+def _dedupe_lists(table: ir.Table, columns: list[str]) -> ir.Table:
+    """Remove repeated items from already-cleaned list columns.
+
+    A separate projection on a plain column, because ``unique()`` repeats its
+    argument several times in the SQL it generates.
+    """
+    if not columns:
+        return table
+    return table.mutate(**{c: table[c].unique().sort() for c in columns})
 
 
 def normalise_domain(value: ir.StringValue) -> ir.StringValue:
@@ -269,33 +321,50 @@ def normalise_domain(value: ir.StringValue) -> ir.StringValue:
     )
 
 
-def _value_checks(col: ColumnDef, value: ir.Value, raw: ir.Value) -> list[Check]:
+def _value_checks(col: ColumnDef, value: ir.Value, raw: ir.Value, src: str) -> list[Check]:
     checks = []
-    text = raw.cast("string")
     if col.required:
-        checks.append(Check(f"missing {col.name}", value.isnull() & _present_or_null(text).isnull(), ibis.literal(f"missing {col.name}")))
+        # an unparsable value is reported by its parse check; this is for empty cells
+        # text values are already blank-to-null; typed ones need their raw cell
+        if value.type().is_string() or not raw.type().is_string():
+            empty = value.isnull() if value.type().is_string() else raw.isnull()
+        else:
+            empty = raw.isnull() | (raw.strip() == "")
+        checks.append(Check(f"missing {col.name}", empty, lambda q, n=col.name: ibis.literal(f"missing {n}")))
     if col.min_value is not None:
-        failed = value.notnull() & (value < col.min_value)
-        word = "negative" if col.min_value == 0 else f"below {col.min_value:g}:"
-        checks.append(Check(f"{col.name} out of range", failed,
-                            ibis.literal(f"{word} {col.name}: " if col.min_value == 0 else f"{col.name} {word} ") + text))
+        word = "negative" if col.min_value == 0 else "below minimum"
+        checks.append(Check(f"{col.name} out of range", value.notnull() & (value < col.min_value),
+                            lambda q, n=col.name, s=src, w=word: ibis.literal(f"{w} {n}: ") + q[_src(s)].strip()))
     if col.max_value is not None:
-        failed = value.notnull() & (value > col.max_value)
-        checks.append(Check(f"{col.name} out of range", failed, ibis.literal(f"{col.name} above {col.max_value:g}: ") + text))
+        checks.append(Check(f"{col.name} out of range", value.notnull() & (value > col.max_value),
+                            lambda q, n=col.name, s=src: ibis.literal(f"{n} above maximum: ") + q[_src(s)].strip()))
     return checks
 
 
-def _present_or_null(text: ir.StringValue) -> ir.StringValue:
-    return text.strip().nullif("")
+def _checked_columns(table: TableDef, source: SourceSpec) -> set[str]:
+    """Columns some check reads: keys, references, required and typed (parsed) columns."""
+    out = {c.name for c in table.columns.values()
+           if c.required or c.min_value is not None or c.max_value is not None
+           or c.dtype not in ("string", "domain", "email")}
+    out |= set(table.references) | ({table.key} if table.key else set())
+    out |= {a for a, dtype in source.attributes.items() if dtype != "string"}
+    return out
 
 
 def _with_duplicate_info(table: TableDef, checked: ir.Table, mapping: dict[str, str]) -> ir.Table:
-    """Add ``_first``: for a duplicated key, the row number where it first appears."""
+    """Add ``_first``: for a duplicated key, the row number where it first appears.
+
+    Keys are grouped by a 64-bit hash first (much cheaper than grouping text on
+    tens of millions of rows); only rows whose hash repeats are compared exactly.
+    """
     key = table.key
     if not key or key not in mapping:
         return checked
-    keyed = checked.filter(checked[key].notnull())
-    firsts = keyed.group_by(key).aggregate(_first=keyed[ROW_COLUMN].min(), _n=keyed.count())
+    keyed = checked.select(key, ROW_COLUMN).filter(checked[key].notnull())
+    keyed = keyed.mutate(_h=keyed[key].hash())
+    repeated = keyed.group_by("_h").aggregate(_n=keyed.count())
+    candidates = keyed.semi_join(repeated.filter(repeated._n > 1), "_h")
+    firsts = candidates.group_by(key).aggregate(_first=candidates[ROW_COLUMN].min(), _n=candidates.count())
     firsts = firsts.filter(firsts._n > 1).select(key, "_first")
     return checked.left_join(firsts, key).select(*checked.columns, "_first")
 
@@ -304,29 +373,35 @@ def _table_checks(table: TableDef, checked: ir.Table, accounts: ir.Table | None,
     checks: list[Check] = []
     key = table.key
     if "_first" in checked.columns:
-        failed = checked._first.notnull() & (checked[ROW_COLUMN] != checked._first)
-        checks.append(Check(f"duplicate {key}", failed,
-                            ibis.literal(f"duplicate {key} '") + checked[key] + ibis.literal("' (first at row ")
-                            + checked._first.cast("string") + ibis.literal(")")))
+        checks.append(Check(
+            f"duplicate {key}", checked._first.notnull() & (checked[ROW_COLUMN] != checked._first),
+            lambda q: ibis.literal(f"duplicate {key} '") + q[key] + ibis.literal("' (first at row ")
+            + q._first.cast("string") + ibis.literal(")"),
+        ))
     for column, target in table.references.items():
         if accounts is None or column not in mapping or target != "accounts":
             continue
         known = checked[column].isin(accounts.account_id)
-        checks.append(Check(f"unknown {column}", checked[column].notnull() & ~known,
-                            ibis.literal(f"unknown {column} '") + checked[column] + ibis.literal("' (not in accounts)")))
+        checks.append(Check(
+            f"unknown {column}", checked[column].notnull() & ~known,
+            lambda q, c=column: ibis.literal(f"unknown {c} '") + q[c] + ibis.literal("' (not in accounts)"),
+        ))
     if table.name == "opportunities" and "closed_at" in mapping:
         checks.append(Check("closed_at before created_at", checked.closed_at < checked.created_at,
-                            ibis.literal("closed_at before created_at")))
+                            lambda q: ibis.literal("closed_at before created_at")))
     return checks
 
 
-def _quarantine(engine: Engine, raw: RawTable, checked: ir.Table, file_columns: list[str]) -> ir.Table:
-    bad = checked.filter(checked[REASON_COLUMN].notnull()).select(ROW_COLUMN, REASON_COLUMN)
+def _quarantine(engine: Engine, raw: RawTable, checked: ir.Table, checks: list[Check],
+                file_columns: list[str]) -> ir.Table:
+    """Quarantined rows as in the source, with their row number and every reason."""
     t = raw.table
-    rows = bad.inner_join(t, ROW_COLUMN).select(
-        ROW_COLUMN, REASON_COLUMN, *[t[c].cast("string").name(c) for c in file_columns]
-    )
-    rows = rows.mutate(_line=ibis.null().cast("string"))
+    text = t.select(ROW_COLUMN, **{_src(c): t[c].cast("string") for c in file_columns})
+    q = checked.filter(checked._bad).inner_join(text, ROW_COLUMN)
+    null_text = ibis.null().cast("string")
+    reason = ibis.literal("; ").join([ibis.ifelse(q[f"_f{i}"], c.reason(q), null_text) for i, c in enumerate(checks)])
+    rows = q.select(ROW_COLUMN, **{REASON_COLUMN: reason}, **{c: q[_src(c)] for c in file_columns},
+                    _line=null_text)
     if raw.rejected:
         rejected = pa.table({
             ROW_COLUMN: pa.array([r.row for r in raw.rejected], pa.int64()),

@@ -89,7 +89,8 @@ def score(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
     out = Path(out_dir)
     with engine:
         day = resolve_as_of(spec_file, as_of)
-        ws = load_workspace(engine, spec_file, tables=("accounts", "activities"), progress=progress)
+        ws = load_workspace(engine, spec_file, tables=("accounts", "activities"),
+                            columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
         accounts = ws.table("accounts")
         if ws.loads["accounts"].loaded == 0:
             raise DataError(f"{ws.loads['accounts'].path}: no account could be loaded "

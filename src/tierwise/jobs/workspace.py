@@ -45,8 +45,12 @@ class Workspace:
 
 
 def load_workspace(engine: Engine, spec_file: SpecFile, *, tables: tuple[str, ...] | None = None,
-                   progress: Progress = NULL_PROGRESS) -> Workspace:
-    """Load every table the spec names (or just ``tables``), quarantining bad rows."""
+                   columns: dict[str, set[str]] | None = None, progress: Progress = NULL_PROGRESS) -> Workspace:
+    """Load every table the spec names (or just ``tables``), quarantining bad rows.
+
+    ``columns`` optionally limits a table to the columns a job reads (checked
+    columns are always loaded, so quarantines do not depend on the job).
+    """
     ws = Workspace(spec_file, engine)
     sources = spec_file.spec.data.sources()
     for name in LOAD_ORDER:
@@ -55,7 +59,8 @@ def load_workspace(engine: Engine, spec_file: SpecFile, *, tables: tuple[str, ..
         source = sources[name]
         with progress.step(f"loading {name}"):
             accounts = ws.loads["accounts"].clean if "accounts" in ws.loads else None
-            ws.loads[name] = load_table(engine, name, source, spec_file.resolve(source.path), accounts=accounts)
+            ws.loads[name] = load_table(engine, name, source, spec_file.resolve(source.path), accounts=accounts,
+                                        only=(columns or {}).get(name))
     return ws
 
 

@@ -183,8 +183,18 @@ def _pydantic_issues(exc: ValidationError) -> list[SpecIssue]:
                 msg = msg.replace("Input should be", "must be")
                 if "input" in err and not isinstance(err["input"], dict | list):
                     msg += f" (got {err['input']!r})"
+        if not loc:
+            loc = next((where for prefix, where in _WHOLE_SPEC_CHECKS if msg.startswith(prefix)), loc)
         issues.append(SpecIssue(loc, msg))
     return issues
+
+
+#: Spec-wide checks (Spec._cross_checks) and the key each one is about, so it is reported at its line.
+_WHOLE_SPEC_CHECKS: tuple[tuple[str, Loc], ...] = (
+    ("category weights must add up to 100", ("fit", "weight")),
+    ("event types listed under both", ("engagement", "events")),
+    ("fit.weight is above 0", ("fit", "criteria")),
+)
 
 
 def _allowed_keys(loc: Loc) -> list[str]:
@@ -317,8 +327,15 @@ def _check_condition(text: str, loc: Loc, account_types: dict[str, str], issues:
             extra = "" if allow_scores or name not in SCORE_FIELDS else " (scores are not available inside fit criteria)"
             issues.append(SpecIssue(loc, _unknown_column(name, known) + extra))
             bad = True
-    if not bad:
-        conditions[format_loc(loc)] = node
+    if bad:
+        return
+    from tierwise.compile.conditions import type_problem  # compiling is the only exact type check
+
+    problem = type_problem(node, known)
+    if problem:
+        issues.append(SpecIssue(loc, f"{problem} in {text!r}"))
+        return
+    conditions[format_loc(loc)] = node
 
 
 def _unknown_column(name: str, known: dict[str, str]) -> str:

@@ -261,6 +261,22 @@ class EventCategorySpec(StrictModel):
         return events
 
 
+class SignalsSpec(EventCategorySpec):
+    """Buying signals: leadership changes, hiring, funding/M&A, tech adoption (seed 003: 35%)."""
+
+    weight: float = Field(default=35.0, ge=0, le=100)
+    window_days: int = Field(default=180, ge=0, description="Look-back window; events older are ignored.")
+    half_life_days: float = Field(default=45, gt=0, description="Exponential decay half-life.")
+
+
+class EngagementSpec(EventCategorySpec):
+    """Engagement: pricing-page visits, content, email replies, champion activity (seed 003: 25%)."""
+
+    weight: float = Field(default=25.0, ge=0, le=100)
+    window_days: int = Field(default=90, ge=0, description="Look-back window; events older are ignored.")
+    half_life_days: float = Field(default=14, gt=0, description="Exponential decay half-life.")
+
+
 # --------------------------------------------------------------------------- tiers, segments
 
 
@@ -339,33 +355,35 @@ class Spec(StrictModel):
     as_of: date | None = Field(default=None, description="Scoring date; the CLI's --as-of overrides; today when omitted.")
     data: DataSpec
     fit: FitSpec = Field(default_factory=FitSpec)
-    signals: EventCategorySpec = Field(
-        default_factory=lambda: EventCategorySpec(weight=35, window_days=180, half_life_days=45, cap=100)
-    )
-    engagement: EventCategorySpec = Field(
-        default_factory=lambda: EventCategorySpec(weight=25, window_days=90, half_life_days=14, cap=100)
-    )
+    signals: SignalsSpec = Field(default_factory=SignalsSpec)
+    engagement: EngagementSpec = Field(default_factory=EngagementSpec)
     tiers: list[Tier] = Field(default_factory=_default_tiers)
     segments: SegmentsSpec = Field(
         default_factory=lambda: SegmentsSpec(default=SegmentRule(name="Unsegmented", priority="P5"))
     )
+
+    @field_validator("tiers")
+    @classmethod
+    def _tier_order(cls, tiers: list[Tier]) -> list[Tier]:
+        # a field validator, so the problem is reported at `tiers:` with its line
+        if not tiers:
+            raise ValueError("at least one tier is needed")
+        mins = [t.min_score for t in tiers]
+        if any(a <= b for a, b in zip(mins, mins[1:], strict=False)):
+            raise ValueError("min_score must strictly decrease from the first tier to the last")
+        if mins[-1] != 0:
+            raise ValueError(f"the last tier must have min_score 0 so every score has a tier (got {mins[-1]:g})")
+        _check_unique([t.name for t in tiers], "tier")
+        return tiers
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Spec:
         total = self.fit.weight + self.signals.weight + self.engagement.weight
         if abs(total - 100) > 1e-9:
             raise ValueError(
-                f"fit.weight + signals.weight + engagement.weight must be 100, got {total:g} "
-                f"({self.fit.weight:g} + {self.signals.weight:g} + {self.engagement.weight:g})"
+                f"category weights must add up to 100: fit {self.fit.weight:g} + signals {self.signals.weight:g} "
+                f"+ engagement {self.engagement.weight:g} = {total:g}"
             )
-        if not self.tiers:
-            raise ValueError("tiers: at least one tier is needed")
-        mins = [t.min_score for t in self.tiers]
-        if any(a <= b for a, b in zip(mins, mins[1:], strict=False)):
-            raise ValueError("tiers: min_score must strictly decrease from the first tier to the last")
-        if mins[-1] != 0:
-            raise ValueError(f"tiers: the last tier must have min_score 0 so every score has a tier (got {mins[-1]:g})")
-        _check_unique([t.name for t in self.tiers], "tier")
         shared = set(self.signals.events) & set(self.engagement.events)
         if shared:
             raise ValueError(f"event types listed under both signals and engagement: {', '.join(sorted(shared))}")
