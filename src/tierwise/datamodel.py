@@ -58,7 +58,8 @@ class TableDef:
         return [c.name for c in self.columns.values() if c.required]
 
 
-def _table(name: str, description: str, key: str | None, cols: list[ColumnDef], references: dict[str, str] | None = None) -> TableDef:
+def _table(name: str, description: str, key: str | None, cols: list[ColumnDef],
+           references: dict[str, str] | None = None) -> TableDef:
     return TableDef(name, description, key, {c.name: c for c in cols}, references or {})
 
 

@@ -92,6 +92,11 @@ class Engine(ABC):
         # ``DROP VIEW`` when create_table is handed raw Arrow/pandas data.
         return self.backend.create_table(name or self._name("mem"), ibis.memtable(data), temp=True)
 
+    # -- expressions an engine can do better than the portable form ---------------
+    def distinct_items(self, items: ir.ArrayValue) -> ir.ArrayValue:
+        """The distinct items of a list without nulls (order not kept)."""
+        return items.unique()
+
     # -- running ----------------------------------------------------------------
     def materialize(self, expr: ir.Table, name: str | None = None) -> ir.Table:
         """Compute an expression once and keep the result as a temporary table."""

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from tierwise.engine.base import ROW_COLUMN, Engine, RawTable, RejectedLine
@@ -23,6 +24,11 @@ MAX_REJECTED_LINES = 200
 #: missing or extra column) and lines past the limit are dropped unrecorded, so
 #: reaching it means the file cannot be reconciled.
 REJECTS_LIMIT = 10_000
+
+
+@ibis.udf.scalar.builtin(name="list_distinct")
+def _list_distinct(items: dt.Array(dt.string)) -> dt.Array(dt.string):  # type: ignore[valid-type]
+    """DuckDB's list_distinct (Ibis' portable unique() repeats its argument three times)."""
 
 
 def _quote(value: str) -> str:
@@ -87,6 +93,9 @@ class DuckDBEngine(Engine):
             f"FROM read_parquet({_quote(str(path))}, file_row_number = true)"
         )
         return RawTable(table, Path(path), [])
+
+    def distinct_items(self, items: ir.ArrayValue) -> ir.ArrayValue:
+        return _list_distinct(items.cast("array<string>"))
 
     def _write_parquet(self, expr: ir.Table, path: Path) -> None:
         self._backend.to_parquet(expr, path, compression="zstd")

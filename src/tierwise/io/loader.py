@@ -166,7 +166,7 @@ def load_table(
     types.update(source.attributes)
     t = raw.table
     for canonical, src in mapping.items():
-        value, parse_check = _typed(t[src], types[canonical], canonical, src, source)
+        value, parse_check = _typed(t[src], types[canonical], canonical, src, source, engine)
         if canonical in table.columns and table.columns[canonical].lower:
             value = value.lower()
         typed[canonical] = value
@@ -179,27 +179,27 @@ def load_table(
     for canonical, dtype in types.items():
         if canonical not in typed and canonical not in skipped:
             typed[canonical] = ibis.null().cast(IBIS_TYPES[dtype])
-    if "domain" in typed and "website" in typed:  # the website stands in for a missing domain
-        typed["domain"] = typed["domain"].coalesce(normalise_domain(typed["website"]))
+    if "domain" in mapping and "website" in mapping:  # the website stands in for a missing domain
+        typed["domain"] = normalise_domain(_blank_to_null(t[mapping["domain"]].cast("string"))
+                                           .coalesce(_blank_to_null(t[mapping["website"]].cast("string"))))
+    elif "website" in mapping:
+        typed["domain"] = normalise_domain(_blank_to_null(t[mapping["website"]].cast("string")))
 
-    # Flags only: reason texts are worded later, for the quarantined rows alone.
+    # One boolean flag per check; reasons are worded later, for quarantined rows only.
+    values = t.select(**{ROW_COLUMN: t[ROW_COLUMN]}, **typed)
     checked = t.select(**{ROW_COLUMN: t[ROW_COLUMN]}, **typed,
                        **{f"_f{i}": c.failed.fill_null(False) for i, c in enumerate(checks)})
-    checked = _dedupe_lists(checked, [c for c in typed if types[c] == "list"])
-    checked = _with_duplicate_info(table, checked, mapping)
-    table_checks = _table_checks(table, checked, accounts, mapping)
-    offset = len(checks)
-    checks = checks + table_checks
-    checked = checked.mutate(**{f"_f{offset + i}": c.failed.fill_null(False) for i, c in enumerate(table_checks)})
+    checked = _with_duplicate_info(engine, table, checked, mapping)
+    more = _table_checks(table, checked, accounts, mapping)
+    checked = checked.mutate(**{f"_f{len(checks) + i}": c.failed.fill_null(False) for i, c in enumerate(more)})
+    checks = checks + more
     flags = [f"_f{i}" for i in range(len(checks))]
-    bad = ibis.literal(False)
-    for flag in flags:
-        bad = bad | checked[flag]
-    checked = engine.materialize(checked.mutate(_bad=bad))
-
-    totals = engine.to_arrow(checked.aggregate(
-        _read=checked.count(), _nbad=checked._bad.cast("int64").sum(),
-        **{flag: checked[flag].cast("int64").sum() for flag in flags},
+    # The quarantined rows are few: keep them (with their flags) and subtract them
+    # from the typed rows, so later reads never re-evaluate the checks.
+    wording = [c for c in dict.fromkeys((table.key, "_first", *table.references)) if c and c in checked.columns]
+    rejected = engine.materialize(checked.filter(_any(checked, flags)).select(ROW_COLUMN, *wording, *flags))
+    totals = engine.to_arrow(rejected.aggregate(
+        _nbad=rejected.count(), **{flag: rejected[flag].cast("int64").sum() for flag in flags},
     )).to_pylist()[0]
     reasons: dict[str, int] = {}
     for flag, check in zip(flags, checks, strict=True):
@@ -208,9 +208,11 @@ def load_table(
     if raw.rejected:
         reasons["malformed line"] = len(raw.rejected)
 
-    clean = checked.filter(~checked._bad).select(ROW_COLUMN, *typed)
-    quarantine = _quarantine(engine, raw, checked, checks, file_columns)
-    read = int(totals["_read"]) + len(raw.rejected)
+    # Clean rows stay a view over the file: each read re-types only the columns it
+    # uses (the engine prunes the rest), which costs less than copying every table.
+    clean = values.anti_join(rejected, ROW_COLUMN) if totals["_nbad"] else values
+    quarantine = _quarantine(engine, raw, rejected, checks, file_columns)
+    read = int(engine.scalar(t.count())) + len(raw.rejected)
     quarantined = int(totals["_nbad"] or 0) + len(raw.rejected)
     return TableLoad(
         name=name,
@@ -231,12 +233,14 @@ def load_table(
 
 
 def _blank_to_null(v: ir.StringValue) -> ir.StringValue:
+    """Trimmed text, with empty text as null."""
     return v.strip().nullif("")
 
 
-def _typed(v: ir.Value, dtype: str, name: str, src: str, source: SourceSpec) -> tuple[ir.Value, Check | None]:
+def _typed(v: ir.Value, dtype: str, name: str, src: str, source: SourceSpec,
+           engine: Engine) -> tuple[ir.Value, Check | None]:
     """Cast a source column to its canonical type; return the value and its parse check."""
-    native = _native(v, dtype)
+    native = _native(v, dtype, engine)
     if native is not None:
         return native, None
     if not v.type().is_string():
@@ -249,7 +253,7 @@ def _typed(v: ir.Value, dtype: str, name: str, src: str, source: SourceSpec) -> 
     if dtype == "email":
         return s.lower(), None
     if dtype == "list":
-        return _normalise_list(s.split(source.list_delimiter)), None
+        return _normalise_list(s.split(source.list_delimiter), engine), None
     if dtype == "bool":
         low = s.lower()
         value = ibis.cases((low.isin(_TRUE), True), (low.isin(_FALSE), False), else_=ibis.null().cast("boolean"))
@@ -269,11 +273,11 @@ def _typed(v: ir.Value, dtype: str, name: str, src: str, source: SourceSpec) -> 
     raise AssertionError(f"unhandled type {dtype}")
 
 
-def _native(v: ir.Value, dtype: str) -> ir.Value | None:
+def _native(v: ir.Value, dtype: str, engine: Engine) -> ir.Value | None:
     """A typed (Parquet) column already of the right kind, converted without parsing; else None."""
     kind = v.type()
     if dtype == "list" and kind.is_array():
-        return _normalise_list(v.cast("array<string>"))
+        return _normalise_list(v.cast("array<string>"), engine)
     if dtype in ("int", "float") and kind.is_numeric() and not kind.is_decimal():
         if dtype == "int" and kind.is_floating():
             return None  # 12.5 employees is a parse failure, found by the text path
@@ -294,31 +298,15 @@ def _parse_check(name: str, src: str, dtype: str, text: ir.StringValue, value: i
     return Check(f"unparsable {dtype} in {name}", text.notnull() & value.isnull(), reason)
 
 
-def _normalise_list(items: ir.ArrayValue) -> ir.ArrayValue:
+def _normalise_list(items: ir.ArrayValue, engine: Engine) -> ir.ArrayValue:
+    """Trimmed, lower-case, non-empty, distinct and sorted."""
     cleaned = items.map(lambda x: x.strip().lower()).filter(lambda x: x.notnull() & (x != ""))
-    return cleaned.sort()  # duplicates are removed in a second projection (see _dedupe_lists)
-
-
-def _dedupe_lists(table: ir.Table, columns: list[str]) -> ir.Table:
-    """Remove repeated items from already-cleaned list columns.
-
-    A separate projection on a plain column, because ``unique()`` repeats its
-    argument several times in the SQL it generates.
-    """
-    if not columns:
-        return table
-    return table.mutate(**{c: table[c].unique().sort() for c in columns})
+    return engine.distinct_items(cleaned).sort()
 
 
 def normalise_domain(value: ir.StringValue) -> ir.StringValue:
-    """``https://www.Acme.com/about`` -> ``acme.com``."""
-    return (
-        value.lower()
-        .re_replace(r"^[a-z][a-z0-9+.-]*://", "")
-        .re_replace(r"^www\.", "")
-        .re_replace(r"[/:?#].*$", "")
-        .nullif("")
-    )
+    """``https://www.Acme.com/about`` -> ``acme.com`` (one regular expression per value)."""
+    return value.lower().re_replace(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^/:?#]*).*$", r"\1").nullif("")
 
 
 def _value_checks(col: ColumnDef, value: ir.Value, raw: ir.Value, src: str) -> list[Check]:
@@ -351,25 +339,43 @@ def _checked_columns(table: TableDef, source: SourceSpec) -> set[str]:
     return out
 
 
-def _with_duplicate_info(table: TableDef, checked: ir.Table, mapping: dict[str, str]) -> ir.Table:
-    """Add ``_first``: for a duplicated key, the row number where it first appears.
+def _any(table: ir.Table, flags: list[str]) -> ir.BooleanValue:
+    out = ibis.literal(False)
+    for flag in flags:
+        out = out | table[flag]
+    return out
 
-    Keys are grouped by a 64-bit hash first (much cheaper than grouping text on
-    tens of millions of rows); only rows whose hash repeats are compared exactly.
+
+def _with_duplicate_info(engine: Engine, table: TableDef, checked: ir.Table, mapping: dict[str, str]) -> ir.Table:
+    """Add ``_first`` (the row where a repeated key first appears) when any key repeats.
+
+    Keys are grouped by a 64-bit hash first, which is much cheaper than grouping
+    text on tens of millions of rows; only rows whose hash repeats are compared
+    exactly. Both results are small tables, so the usual case — no repeated key —
+    costs one count-only aggregate over the key column and adds nothing to later
+    reads. (Folding the row checks into that aggregate was measured: carrying
+    the flags through tens of millions of groups is far slower than a second scan.)
     """
     key = table.key
     if not key or key not in mapping:
         return checked
-    keyed = checked.select(key, ROW_COLUMN).filter(checked[key].notnull())
+    # no null filter before hashing: a filter on the cleaned key would be pushed
+    # into the file scan and evaluated row by row there; nulls are dropped after
+    keyed = checked.select(key, ROW_COLUMN)
     keyed = keyed.mutate(_h=keyed[key].hash())
-    repeated = keyed.group_by("_h").aggregate(_n=keyed.count())
-    candidates = keyed.semi_join(repeated.filter(repeated._n > 1), "_h")
+    counts = keyed.group_by("_h").aggregate(_n=keyed.count())
+    repeated = engine.materialize(counts.filter(counts._n > 1).select("_h"))
+    if not engine.scalar(repeated.count()):
+        return checked
+    candidates = keyed.semi_join(repeated, "_h")
+    candidates = candidates.filter(candidates[key].notnull())
     firsts = candidates.group_by(key).aggregate(_first=candidates[ROW_COLUMN].min(), _n=candidates.count())
-    firsts = firsts.filter(firsts._n > 1).select(key, "_first")
+    firsts = engine.materialize(firsts.filter(firsts._n > 1).select(key, "_first"))
     return checked.left_join(firsts, key).select(*checked.columns, "_first")
 
 
 def _table_checks(table: TableDef, checked: ir.Table, accounts: ir.Table | None, mapping: dict[str, str]) -> list[Check]:
+    """Checks on typed values: repeated keys, unknown accounts, dates out of order."""
     checks: list[Check] = []
     key = table.key
     if "_first" in checked.columns:
@@ -392,22 +398,22 @@ def _table_checks(table: TableDef, checked: ir.Table, accounts: ir.Table | None,
     return checks
 
 
-def _quarantine(engine: Engine, raw: RawTable, checked: ir.Table, checks: list[Check],
+def _quarantine(engine: Engine, raw: RawTable, rejected: ir.Table, checks: list[Check],
                 file_columns: list[str]) -> ir.Table:
     """Quarantined rows as in the source, with their row number and every reason."""
     t = raw.table
     text = t.select(ROW_COLUMN, **{_src(c): t[c].cast("string") for c in file_columns})
-    q = checked.filter(checked._bad).inner_join(text, ROW_COLUMN)
+    q = rejected.inner_join(text, ROW_COLUMN)
     null_text = ibis.null().cast("string")
     reason = ibis.literal("; ").join([ibis.ifelse(q[f"_f{i}"], c.reason(q), null_text) for i, c in enumerate(checks)])
     rows = q.select(ROW_COLUMN, **{REASON_COLUMN: reason}, **{c: q[_src(c)] for c in file_columns},
                     _line=null_text)
     if raw.rejected:
-        rejected = pa.table({
+        malformed = pa.table({
             ROW_COLUMN: pa.array([r.row for r in raw.rejected], pa.int64()),
             REASON_COLUMN: [f"malformed line ({r.reason})" for r in raw.rejected],
             **{c: pa.nulls(len(raw.rejected), pa.string()) for c in file_columns},
             "_line": [r.text for r in raw.rejected],
         })
-        rows = rows.union(engine.register(rejected))
+        rows = rows.union(engine.register(malformed))
     return rows.order_by(ROW_COLUMN)

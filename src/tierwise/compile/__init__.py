@@ -1,0 +1,1 @@
+"""Spec to Ibis expressions: conditions and scoring. No I/O and no connection here."""

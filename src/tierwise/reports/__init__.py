@@ -1,0 +1,1 @@
+"""Reports computed by the engine: the data-quality profile."""
