@@ -1,13 +1,18 @@
 """Benchmark ``tierwise score`` against hand-written DuckDB SQL and idiomatic pandas.
 
 Generates (once, cached in ``--workdir``) a clean demo workspace in Parquet,
-then runs three contenders on it, each in its own process, ``--repeats`` times
+then runs four contenders on it, each in its own process, ``--repeats`` times
 interleaved:
 
 * ``tierwise``  -- the real CLI, ``tierwise score SPEC --out DIR`` (load,
   validate, score, write Parquet + CSV + summary);
 * ``duckdb_sql`` -- ``bench/baselines/duckdb_sql.py``: one hand-written SQL
-  query for the starter spec, written with COPY to Parquet and CSV;
+  query for the starter spec, written with COPY to Parquet and CSV (scoring
+  only: no input checks);
+* ``duckdb_sql_validated`` -- ``bench/baselines/duckdb_sql_validated.py``: the
+  same query after hand-written SQL for the input checks tierwise makes
+  (missing and repeated keys, negative values, unknown accounts), with the
+  quarantined rows written out;
 * ``pandas``    -- ``bench/baselines/pandas_score.py``: the same in idiomatic
   pandas.
 
@@ -110,12 +115,14 @@ def commands(inp: Inputs, out_root: Path) -> dict[str, tuple[list[str], Path]]:
     """name -> (argv, output folder)."""
     ref_args = ["--accounts", str(inp.accounts), "--activities", str(inp.activities),
                 "--as-of", AS_OF.isoformat(), "--spec-hash", inp.spec_hash]
-    out = {name: out_root / name for name in ("tierwise", "duckdb_sql", "pandas")}
+    out = {name: out_root / name for name in ("tierwise", "duckdb_sql", "duckdb_sql_validated", "pandas")}
     return {
         "tierwise": ([*tierwise_command(), "score", str(inp.spec), "--out", str(out["tierwise"]),
                       "--as-of", AS_OF.isoformat()], out["tierwise"]),
         "duckdb_sql": ([sys.executable, str(HERE / "baselines" / "duckdb_sql.py"), *ref_args,
                         "--out", str(out["duckdb_sql"])], out["duckdb_sql"]),
+        "duckdb_sql_validated": ([sys.executable, str(HERE / "baselines" / "duckdb_sql_validated.py"), *ref_args,
+                                  "--out", str(out["duckdb_sql_validated"])], out["duckdb_sql_validated"]),
         "pandas": ([sys.executable, str(HERE / "baselines" / "pandas_score.py"), *ref_args,
                     "--out", str(out["pandas"])], out["pandas"]),
     }
@@ -335,6 +342,10 @@ def markdown(results: dict[str, Result], info: dict, params: dict, check: dict |
                        f"{'MET' if w <= TARGETS['wall_vs_sql'] else 'MISSED'}")
         targets.append(f"tierwise peak RSS / SQL = {m:.2f}x (target <= {TARGETS['rss_vs_sql']}x): "
                        f"{'MET' if m <= TARGETS['rss_vs_sql'] else 'MISSED'}")
+    if tw and "duckdb_sql_validated" in results:
+        v = results["duckdb_sql_validated"]
+        targets.append(f"tierwise / hand-written SQL doing the same checks: wall {tw.wall_s / v.wall_s:.2f}x, "
+                       f"peak RSS {tw.peak_rss_mb / v.peak_rss_mb:.2f}x (no target; the like-for-like comparison)")
     if tw and "pandas" in results:
         s = results["pandas"].wall_s / tw.wall_s
         targets.append(f"pandas wall / tierwise = {s:.1f}x (target >= {TARGETS['pandas_vs_tierwise']}x): "
@@ -367,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spec", type=Path, default=None,
                    help="use this existing Parquet workspace instead of generating one")
     p.add_argument("--skip-pandas", action="store_true")
-    p.add_argument("--only", nargs="+", choices=("tierwise", "duckdb_sql", "pandas"), default=None,
+    p.add_argument("--only", nargs="+", choices=("tierwise", "duckdb_sql", "duckdb_sql_validated", "pandas"), default=None,
                    help="run only these contenders (the check compares whatever ran)")
     p.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
                    help="before each run, wait up to this long for other work to leave the CPUs idle")
@@ -380,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     inp = inputs(spec)
     out_root = workdir / "out" / spec.parent.name
     cmds = commands(inp, out_root)
-    names = a.only or ["tierwise", "duckdb_sql", *([] if a.skip_pandas else ["pandas"])]
+    names = a.only or ["tierwise", "duckdb_sql", "duckdb_sql_validated", *([] if a.skip_pandas else ["pandas"])]
     repeats = {n: a.repeats for n in names}
     if "pandas" in repeats and a.pandas_repeats is not None:
         repeats["pandas"] = a.pandas_repeats
