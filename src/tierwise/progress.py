@@ -7,12 +7,12 @@ the default does nothing, the CLI passes a Rich implementation.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 
 class Progress(Protocol):
-    def step(self, description: str) -> contextmanager: ...  # type: ignore[valid-type]
+    def step(self, description: str) -> AbstractContextManager[None]: ...
 
 
 class NullProgress:

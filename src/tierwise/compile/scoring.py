@@ -36,7 +36,6 @@ OUTPUT_COLUMNS = (
     "account_id", "account_name", "owner_id", "fit_score", "signal_score", "engagement_score", "score", "tier",
     "segment", "priority", "motion", "touches_per_month", "reason_1", "reason_2", "reason_3", "spec_hash", "as_of",
 )
-CATEGORIES = ("signals", "engagement")
 _NULL_TEXT = ibis.null().cast("string")
 
 
@@ -46,10 +45,6 @@ class Contribution:
 
     points: ir.FloatingValue
     label: ir.StringValue
-
-
-def _num(value: float) -> str:
-    return f"{value:g}"
 
 
 def _double(value: float) -> ir.FloatingValue:

@@ -50,7 +50,6 @@ class Engine(ABC):
     """Base class for engines. Subclasses register a URL scheme."""
 
     scheme: ClassVar[str]
-    capabilities: ClassVar[frozenset[str]] = frozenset()
     _registry: ClassVar[dict[str, type[Engine]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

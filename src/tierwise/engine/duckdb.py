@@ -8,7 +8,7 @@ URL: ``duckdb://?threads=2&memory_limit=8GB``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import ibis
@@ -37,7 +37,6 @@ def _quote(value: str) -> str:
 
 class DuckDBEngine(Engine):
     scheme = "duckdb"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"file_row_order", "csv_rejects", "lists"})
 
     def __init__(self, url: str = "duckdb://", **options: Any):
         super().__init__(url)
