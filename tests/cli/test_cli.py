@@ -153,3 +153,17 @@ def test_debug_shows_the_exception(runner, make_workspace, tmp_path):
     result = runner.invoke(app, ["--debug", "score", str(spec_path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert isinstance(result.exception, SpecError)
+
+
+def test_located_errors_print_line_numbers_verbatim(tmp_path):
+    """Rich must not turn ':100:' into an emoji in 'spec.yaml:100: ...'."""
+    from tierwise.cli.main import app as cli_app
+
+    lines = ["data: {accounts: {path: a.csv}}", "fit: {criteria: [{name: s, field: employees, at_least: 1, points: 1}]}"]
+    lines += [f"# filler {i}" for i in range(96)]
+    lines += ["segments:", "  rules: [{name: X, when: \"teir == 'A'\"}]", "  default: {name: D}"]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(cli_app, ["score", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "spec.yaml:100: segments.rules[0].when: unknown column 'teir' (did you mean 'tier'?)" in result.output

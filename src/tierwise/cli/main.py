@@ -31,8 +31,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-console = Console()
-err_console = Console(stderr=True)
+# emoji off: ":100:" in "spec.yaml:100: ..." must not become an emoji
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 _state: dict[str, bool] = {"debug": False}
 
 

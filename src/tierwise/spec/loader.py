@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from tierwise.datamodel import SCORE_FIELDS, TABLES
 from tierwise.errors import TierwiseError
 from tierwise.spec.expr import ConditionError, parse_condition, referenced_columns
-from tierwise.spec.model import DataSpec, FitCriterion, SegmentRule, SourceSpec, Spec
+from tierwise.spec.model import DataSpec, FitCriterion, SourceSpec, Spec
 
 Loc = tuple[str | int, ...]
 
@@ -259,9 +259,10 @@ def _semantic_issues(data: dict[str, Any], conditions: dict[str, Any]) -> list[S
     segments = data.get("segments") if isinstance(data.get("segments"), dict) else {}
     rules = segments.get("rules") if isinstance(segments.get("rules"), list) else []
     for i, raw in enumerate(rules):
-        rule = _try(SegmentRule, raw)
-        if rule is not None and rule.when:
-            _check_condition(rule.when, ("segments", "rules", i, "when"), account_types, issues, conditions,
+        # the condition is checked even when another key of the rule is wrong
+        when = raw.get("when") if isinstance(raw, dict) else None
+        if isinstance(when, str) and when.strip():
+            _check_condition(when, ("segments", "rules", i, "when"), account_types, issues, conditions,
                              allow_scores=True)
     return issues
 
