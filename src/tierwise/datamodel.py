@@ -234,7 +234,8 @@ def markdown() -> str:
         "(negative amounts, revenue or employee counts), the key repeats an earlier row's (the first",
         "is kept), the account it references does not exist, an opportunity closes before it was",
         "created, or the CSV line cannot be split into the header's columns. Quarantined rows are",
-        "written with their source row number and reasons to `quarantine/<table>.csv`, and",
+        "written with their source row number (`_row`: the file line minus the header line, so a",
+        "spreadsheet's row number minus one) and reasons to `quarantine/<table>.csv`, and",
         "`read = loaded + quarantined` for every table.",
         "",
     ]

@@ -180,11 +180,19 @@ def test_blank_line_in_the_middle_is_not_a_row(load, rows_of):
     assert [r["account_id"] for r in clean(rows_of, result, "account_id")] == ["A1", "A2"]
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: DuckDB skips blank lines, so accepted rows after one are "
-                                       "numbered one lower than their line, while malformed lines keep theirs")
 def test_row_numbers_after_a_blank_line_follow_the_file(load, rows_of):
     result = load("accounts", "account_id,employees\nA1,1\n\nA2,x\n")
     assert quarantined(rows_of, result) == [(3, "unparsable int in employees: 'x'")]
+
+
+def test_row_numbers_after_blank_and_malformed_lines_follow_the_file(load, rows_of):
+    """Rows are numbered by file line (minus the header) whatever the reader skipped."""
+    text = "account_id,employees\nA1,1\n\n\nA2,1,extra\nA3,x\n\nA4,y\n\n"
+    result = load("accounts", text)
+    rows = quarantined(rows_of, result)
+    assert [r[0] for r in rows] == [4, 5, 7]
+    assert rows[1:] == [(5, "unparsable int in employees: 'x'"), (7, "unparsable int in employees: 'y'")]
+    assert (result.read, result.loaded, result.quarantined) == (4, 1, 3)
 
 
 def test_custom_delimiter(load, rows_of):

@@ -25,7 +25,7 @@ import pyarrow as pa
 from tierwise.errors import TierwiseError
 
 ROW_COLUMN = "_row"
-"""1-based data-row number in the source file (header excluded)."""
+"""1-based data-row number in the source file: its line minus the header line (blank lines count)."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ URL: ``duckdb://?threads=2&memory_limit=8GB``.
 
 from __future__ import annotations
 
+import mmap
+import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -29,6 +32,35 @@ REJECTS_LIMIT = 10_000
 @ibis.udf.scalar.builtin(name="list_distinct")
 def _list_distinct(items: dt.Array(dt.string)) -> dt.Array(dt.string):  # type: ignore[valid-type]
     """DuckDB's list_distinct (Ibis' portable unique() repeats its argument three times)."""
+
+
+_BLANK_LINE = re.compile(rb"\n(?=[ \t\r]*(?:\n|$))")
+
+
+def _blank_rows(path: Path) -> list[int]:
+    """Data-row numbers (file line minus the header line) of blank lines, which the reader skips.
+
+    One regular-expression pass over the mapped file; the common case — no blank
+    line — costs a single search. (A blank line inside a quoted field is counted
+    too; such files are rare and only their row numbers are affected.)
+    """
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return []
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            if _BLANK_LINE.search(data) is None:
+                return []
+            rows, line, pos = [], 1, 0
+            end = len(data)  # blank lines after the last row shift nothing
+            while end and data[end - 1] in b" \t\r\n":
+                end -= 1
+            for match in _BLANK_LINE.finditer(data):
+                if match.start() >= end:
+                    break
+                line += data[pos:match.start()].count(b"\n") + 1
+                pos = match.start() + 1
+                rows.append(line)  # the blank line is this line; its data row is line - 1
+            return [line - 1 for line in rows]
 
 
 def _quote(value: str) -> str:
@@ -75,16 +107,31 @@ class DuckDBEngine(Engine):
                 f"(first at line {rows[0][0]}: {rows[0][3]}); check the delimiter (set 'delimiter' in the spec) "
                 "and the quoting"
             )
-        # Data rows are file lines minus the header; row numbers of accepted rows skip rejected ones.
+        # Data rows are file lines minus the header. The reader numbers the rows it
+        # accepts; shift those numbers past the lines it skipped (malformed or blank).
         rejected = [RejectedLine(int(line) - 1, text or "", f"{kind.lower()}: {msg}") for line, text, kind, msg in rows]
-        table = self._backend.table(name)
-        if rejected:
-            ordinal = table[ROW_COLUMN]
-            shift = sum(
-                (ordinal > (r.row - i)).cast("int64") for i, r in enumerate(sorted(rejected, key=lambda r: r.row), 1)
-            )
-            table = table.mutate(**{ROW_COLUMN: ordinal + shift})
-        return RawTable(table, Path(path), rejected)
+        skipped = sorted({r.row for r in rejected} | set(_blank_rows(path)))
+        if skipped:
+            self._renumber(name, skipped)
+        return RawTable(self._backend.table(name), Path(path), rejected)
+
+    def _renumber(self, name: str, skipped: list[int]) -> None:
+        """Turn ordinals of accepted rows into data-row numbers, given the skipped rows.
+
+        The k-th accepted row is data row ``k + j`` where ``j`` counts the skipped
+        rows ``s_i`` (sorted, 1-based ``i``) with ``s_i - i < k``: an as-of join
+        against those thresholds, whatever their number.
+        """
+        steps: dict[int, int] = {}
+        for i, row in enumerate(skipped, 1):
+            steps[row - i] = i  # thresholds never decrease; keep the largest count per threshold
+        values = ", ".join(f"({threshold}, {count})" for threshold, count in steps.items())
+        self._raw.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name}_steps AS SELECT * FROM (VALUES {values}) AS s(threshold, n); "
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT t.* REPLACE (t.{ROW_COLUMN} + coalesce(s.n, 0) AS {ROW_COLUMN}) "
+            f"FROM {name} t ASOF LEFT JOIN {name}_steps s ON t.{ROW_COLUMN} > s.threshold ORDER BY t.{ROW_COLUMN}; "
+            f"DROP TABLE {name}_steps"
+        )
 
     def read_parquet(self, path: Path) -> RawTable:
         table = self._backend.sql(
