@@ -242,7 +242,11 @@ def _print_quality(quality: dict[str, Any]) -> None:
     console.print("[bold]Data quality[/] (accounts)")
     if "staleness" in acc:
         s = acc["staleness"]
-        console.print(f"  stale (> {s['stale_after_days']} days since update): {s['stale_records']:,} ({s['stale_share']:.1%})")
+        if s["never_updated"] == acc["rows"]:
+            console.print("  staleness: unknown — no account has an updated_at value")
+        else:
+            console.print(f"  stale (> {s['stale_after_days']} days since update): {s['stale_records']:,} "
+                          f"({s['stale_share']:.1%}); {s['never_updated']:,} without updated_at")
     d = acc["duplicate_domains"]
     console.print(f"  duplicate domains: {d['domains']:,} domains across {d['accounts']:,} accounts")
     a = acc["attributes_per_account"]
