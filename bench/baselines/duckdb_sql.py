@@ -17,10 +17,13 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
 import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 
 # One query: CTEs for the fit criteria, the decayed event points (conditional
 # aggregation per event type), the category scores, the top-3 reasons and the
@@ -201,14 +204,7 @@ def run(accounts: str | Path, activities: str | Path, out_dir: str | Path, as_of
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--accounts", required=True)
-    p.add_argument("--activities", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--as-of", required=True)
-    p.add_argument("--spec-hash", default="")
-    a = p.parse_args(argv)
-    run(a.accounts, a.activities, a.out, a.as_of, a.spec_hash)
+    common.main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,14 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 
 # ---- the starter spec, by hand
 FIT_WEIGHT, SIG_WEIGHT, ENG_WEIGHT = 40, 35, 25
@@ -200,14 +203,7 @@ def run(accounts: str | Path, activities: str | Path, out_dir: str | Path, as_of
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--accounts", required=True)
-    p.add_argument("--activities", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--as-of", required=True)
-    p.add_argument("--spec-hash", default="")
-    a = p.parse_args(argv)
-    run(a.accounts, a.activities, a.out, a.as_of, a.spec_hash)
+    common.main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
