@@ -46,7 +46,7 @@ def assert_clean_error(result, *fragments: str) -> str:
     return result.stderr
 
 
-@pytest.mark.parametrize("command", ["init", "schema", "validate", "score", "demo"])
+@pytest.mark.parametrize("command", ["init", "schema", "validate", "score", "demo", "assess"])
 def test_every_command_help_has_an_example(runner, command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
@@ -55,7 +55,7 @@ def test_every_command_help_has_an_example(runner, command):
 
 def test_every_registered_command_is_covered():
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
-    assert names == {"init", "schema", "validate", "score", "demo"}
+    assert names == {"init", "schema", "validate", "score", "demo", "assess"}
 
 
 def test_version(runner):

@@ -220,6 +220,113 @@ def demo(
     console.print(f"outputs: [bold]{out / 'scores'}[/] (scores.parquet, scores.csv, summary.json, quarantine/)")
 
 
+# --------------------------------------------------------------------------- assess
+
+
+@app.command()
+def assess(
+    answers: Annotated[Path | None, typer.Option("--answers", help="Answers file (YAML or JSON): company_stage, scores, notes.")] = None,
+    evidence: Annotated[Path | None, typer.Option("--evidence", help="Spec of a workspace whose data to read for evidence.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the assessment (and evidence) as JSON.")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report.")] = None,
+    store: Annotated[Path | None, typer.Option("--store", help="Folder for assessments.jsonl (default: ./.tierwise).")] = None,
+) -> None:
+    """Score segmentation maturity on five dimensions, from answers and/or evidence in the data.
+
+    Without --answers and --evidence it asks the questions interactively. Each
+    scored assessment is appended to [bold]<store>/assessments.jsonl[/] and compared
+    with the previous one.
+
+    Example: [bold]tierwise assess --answers answers.yaml --evidence spec.yaml --html maturity.html[/]
+    """
+    from tierwise.reports import assessment as am
+
+    if answers is None and evidence is None:
+        if not _stdin_is_interactive():
+            _fail(TierwiseError("no answers: pass --answers FILE (or --evidence SPEC), "
+                                "or run in a terminal to answer the questions interactively"))
+        parsed = _prompt_answers(am)
+    else:
+        parsed = _run(am.load_answers, answers) if answers is not None else None
+    found = None
+    if evidence is not None:
+        with _progress() as progress, progress.step("reading the workspace for evidence"):
+            found = _run(am.evidence, evidence, parsed)
+    result = am.assess(parsed) if parsed is not None else None
+    progress_info = _run(am.record_assessment, store or am.default_store_dir(), result) if result else None
+    if result:
+        _print_assessment(result, progress_info)
+    if found:
+        _print_evidence(found)
+    if json_out:
+        payload = {"assessment": result, "progress": progress_info, "evidence": found}
+        _run(json_out.write_text, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        console.print(f"JSON written to [bold]{json_out}[/]")
+    if html_out:
+        _run(html_out.write_text, am.render_html(result, found, progress_info), encoding="utf-8")
+        console.print(f"HTML report written to [bold]{html_out}[/]")
+
+
+def _stdin_is_interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _prompt_answers(am: Any) -> Any:
+    from rich.prompt import Prompt
+
+    scores: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    for dim in am.DIMENSIONS:
+        console.rule(f"[bold]{dim.name}")
+        console.print(f"[bold]Measures:[/] {dim.measures}")
+        console.print(f"[bold]Ask:[/] {dim.question}")
+        levels = Table(show_header=True)
+        for col in ("score", "level", "description", "evidence"):
+            levels.add_column(col)
+        for lv in dim.levels:
+            levels.add_row(str(lv.score), lv.name, lv.description, lv.evidence)
+        console.print(levels)
+        console.print("[bold]Red flags:[/] " + "; ".join(dim.red_flags))
+        scores[dim.key] = float(Prompt.ask("Score (1-5, half points allowed)", console=console,
+                                           choices=[f"{s:g}" for s in am.ALLOWED_SCORES], show_choices=False))
+        note = Prompt.ask("Notes (optional)", console=console, default="", show_default=False)
+        if note.strip():
+            notes[dim.key] = note.strip()
+    stage = Prompt.ask("Company stage", console=console, choices=list(am.STAGES))
+    return _run(am.parse_answers, {"company_stage": stage, "scores": scores, "notes": notes}, "answers")
+
+
+def _print_assessment(result: dict[str, Any], progress_info: dict[str, Any] | None) -> None:
+    b = result["benchmark"]
+    console.print(f"[bold]Overall {result['overall']:.2f} — {result['band']}[/]: {result['interpretation']}")
+    console.print(f"next step: {result['next_step']}")
+    console.print(f"stage {b['stage']}: expected {b['expected']}, good {b['good']}, alarm {b['alarm']} → "
+                  f"[bold]{b['verdict']}[/]; ICP maturity level: [bold]{result['icp_maturity_level']}[/]")
+    deltas = progress_info["deltas"] if progress_info else {}
+    t = Table(title="Dimensions", title_justify="left")
+    for col in ("dimension", "score", "level", "change", "card if weak"):
+        t.add_column(col, justify="right" if col in ("score", "change") else "left")
+    cards = {w["dimension"]: w["card"] for w in result["weak_dimensions"]}
+    for d in result["dimensions"]:
+        change = f"{deltas[d['dimension']]:+g}" if d["dimension"] in deltas else ""
+        t.add_row(d["name"], f"{d['score']:g}", f"{d['level']} {d['level_name']}", change, cards.get(d["dimension"], ""))
+    console.print(t)
+    if progress_info:
+        console.print(f"previous overall {progress_info['previous_overall']:.2f} "
+                      f"({progress_info['previous_recorded_at']}): change {progress_info['overall_delta']:+.2f}")
+
+
+def _print_evidence(found: dict[str, Any]) -> None:
+    t = Table(title="Evidence from the data", title_justify="left")
+    for col in ("dimension", "suggested", "evidence"):
+        t.add_column(col, justify="right" if col == "suggested" else "left")
+    for key, s in found["dimensions"].items():
+        t.add_row(key, "—" if s["suggested"] is None else f"{s['suggested']:g}", "\n".join(s["evidence"]))
+    console.print(t)
+    for c in found["contradictions"]:
+        console.print(f"[yellow]contradiction:[/] {c['message']}", highlight=False)
+
+
 # --------------------------------------------------------------------------- printing
 
 
