@@ -194,13 +194,17 @@ def run(accounts: str | Path, activities: str | Path, out_dir: str | Path, as_of
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    # computed once, then written twice, as tierwise does
-    con.execute(f"CREATE TEMP TABLE scores AS {render(accounts, activities, as_of, spec_hash)}")
+    write_scores(con, render(accounts, activities, as_of, spec_hash), out)
+    con.close()
+
+
+def write_scores(con: duckdb.DuckDBPyConnection, sql: str, out: Path) -> None:
+    """Compute the scores once, then write them twice (Parquet and CSV), as tierwise does."""
+    con.execute(f"CREATE TEMP TABLE scores AS {sql}")
     con.execute(f"COPY (SELECT * FROM scores ORDER BY account_id) TO '{_quote(out / 'scores.parquet')}' "
                 "(FORMAT parquet, COMPRESSION zstd)")
     con.execute(f"COPY (SELECT * FROM scores ORDER BY account_id) TO '{_quote(out / 'scores.csv')}' "
                 "(FORMAT csv, HEADER true)")
-    con.close()
 
 
 def main(argv: list[str] | None = None) -> None:

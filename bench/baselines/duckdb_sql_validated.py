@@ -24,7 +24,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from duckdb_sql import _quote, render  # noqa: E402  (the same scoring query)
+from duckdb_sql import _quote, render, write_scores  # noqa: E402  (the same scoring query)
 
 CHECK_SQL = r"""
 CREATE TEMP TABLE acc AS
@@ -93,11 +93,7 @@ def run(accounts: str | Path, activities: str | Path, out_dir: str | Path, as_of
     sql = render(accounts, activities, as_of, spec_hash)
     sql = sql.replace(f"read_parquet('{_quote(accounts)}')", "accounts_clean")
     sql = sql.replace(f"read_parquet('{_quote(activities)}')", "activities_clean")
-    con.execute(f"CREATE TEMP TABLE scores AS {sql}")
-    con.execute(f"COPY (SELECT * FROM scores ORDER BY account_id) TO '{_quote(out / 'scores.parquet')}' "
-                "(FORMAT parquet, COMPRESSION zstd)")
-    con.execute(f"COPY (SELECT * FROM scores ORDER BY account_id) TO '{_quote(out / 'scores.csv')}' "
-                "(FORMAT csv, HEADER true)")
+    write_scores(con, sql, out)
     con.close()
 
 
