@@ -443,3 +443,54 @@ def test_scores_move_with_as_of(score_rows, as_of):
     rows = score_rows(EVENTS_ONLY, accounts("A"), activities(("A", "demo_request", 0)), as_of=as_of)
     # the event happened on 2026-11-01: full points on that day, not yet happened ten days before
     assert rows["A"]["engagement_score"] == (50.0 if as_of == AS_OF else 0.0)
+
+
+# --------------------------------------------------------------------------- learned components
+
+
+def test_learned_components_weigh_in_with_their_reasons(engine):
+    import ibis
+
+    from tierwise.compile.scoring import compile_scores
+    from tierwise.spec.loader import load_spec_text
+
+    spec_file = load_spec_text("""
+data: {accounts: {path: a.csv}}
+fit: {weight: 50, criteria: [{name: size, field: employees, at_least: 100, points: 10}]}
+signals: {weight: 0}
+engagement: {weight: 0}
+propensity: {weight: 30}
+lookalike: {weight: 20}
+""")
+    accounts = engine.register(ibis.memtable({"account_id": ["A1", "A2"], "employees": [500, 5]}))
+    propensity = engine.register(ibis.memtable({"account_id": ["A1", "A2"], "score": [80.0, 10.0],
+                                                "reason": ["industry is software: raises the odds (+0.4)", None]}))
+    lookalike = engine.register(ibis.memtable({"account_id": ["A1"], "score": [50.0], "reason": ["x"]}))
+    expr = compile_scores(spec_file, accounts, None, as_of=AS_OF,
+                          components={"propensity": propensity, "lookalike": lookalike})
+    rows = {r["account_id"]: r for r in engine.to_arrow(expr).to_pylist()}
+    # A1: 0.5*100 + 0.3*80 + 0.2*50 = 84; A2: 0.3*10 = 3, no lookalike row counts as 0
+    assert (rows["A1"]["score"], rows["A1"]["propensity_score"], rows["A1"]["lookalike_score"]) == (84.0, 80.0, 50.0)
+    assert (rows["A2"]["score"], rows["A2"]["lookalike_score"]) == (3.0, 0.0)
+    assert rows["A1"]["reason_1"] == "employees = 500: +50.0"
+    assert rows["A1"]["reason_2"] == "propensity 80.0 (industry is software: raises the odds (+0.4)): +24.0"
+    assert rows["A1"]["reason_3"] == "lookalike 50.0 (x): +10.0"
+    assert rows["A2"]["reason_1"] == "propensity 10.0: +3.0"
+    assert list(expr.columns).index("propensity_score") == list(expr.columns).index("engagement_score") + 1
+    with pytest.raises(ValueError, match="the spec uses lookalike but no lookalike scores were given"):
+        compile_scores(spec_file, accounts, None, as_of=AS_OF, components={"propensity": propensity})
+
+
+def test_propensity_replaces_fit(engine):
+    import ibis
+
+    from tierwise.compile.scoring import compile_scores
+    from tierwise.spec.loader import load_spec_text
+
+    spec_file = load_spec_text("data: {accounts: {path: a.csv}}\npropensity: {replaces_fit: true}\n")
+    accounts = engine.register(ibis.memtable({"account_id": ["A1"]}))
+    propensity = engine.register(ibis.memtable({"account_id": ["A1"], "score": [90.0], "reason": ["r"]}))
+    row = engine.to_arrow(compile_scores(spec_file, accounts, None, as_of=AS_OF,
+                                         components={"propensity": propensity})).to_pylist()[0]
+    assert (row["fit_score"], row["propensity_score"], row["score"]) == (90.0, 90.0, 36.0)  # 40% of 90
+    assert row["reason_1"] == "propensity 90.0 (r): +36.0"

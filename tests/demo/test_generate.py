@@ -18,7 +18,7 @@ from tierwise.engine import connect
 from tierwise.io.loader import load_table
 from tierwise.spec import load_spec
 
-TABLE_NAMES = ("accounts", "activities", "opportunities", "contacts", "reps")
+TABLE_NAMES = ("accounts", "activities", "opportunities", "contacts", "reps", "transactions")
 AS_OF = date(2026, 11, 1)
 
 
@@ -60,7 +60,7 @@ def test_same_arguments_give_byte_identical_files(tmp_path: Path, fmt: str) -> N
     first = generate_workspace(tmp_path / "a", accounts=300, fmt=fmt).parent
     second = generate_workspace(tmp_path / "b", accounts=300, fmt=fmt).parent
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
-    assert len(files) == 6
+    assert len(files) == 7
     for rel in files:
         assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
     other = generate_workspace(tmp_path / "c", accounts=300, fmt=fmt, seed=8).parent
@@ -156,3 +156,20 @@ def test_csv_without_mess_is_clean(tmp_path: Path) -> None:
     assert activities.account_id.isin(accounts.account_id).all()
     assert pd.to_datetime(activities.occurred_at, format="%Y-%m-%d %H:%M:%S").notna().all()
     assert (pd.read_csv(data / "opportunities.csv").amount > 0).all()
+
+
+def test_transactions_follow_won_deals(tmp_path: Path) -> None:
+    spec = generate_workspace(tmp_path, accounts=2000, events_per_account=1, fmt="parquet")
+    opps = _read(spec, "opportunities")
+    tx = _read(spec, "transactions")
+    tx["occurred_at"] = pd.to_datetime(tx.occurred_at)
+    won = opps[opps.is_won].set_index("opportunity_id")
+    # every invoice belongs to a won deal of the same account, on or after its close and before as_of
+    assert set(tx.order_id) <= set(won.index)
+    assert (tx.account_id.to_numpy() == won.loc[tx.order_id, "account_id"].to_numpy()).all()
+    closed = pd.to_datetime(won.loc[tx.order_id, "closed_at"]).to_numpy()
+    assert (tx.occurred_at.to_numpy() >= closed).all() and (tx.occurred_at < "2026-11-01").all()
+    # the first invoice of each deal is its amount; every won deal closed before as_of has one
+    first = tx.sort_values("occurred_at").groupby("order_id").first()
+    assert np.allclose(first.amount, won.loc[first.index, "amount"])
+    assert set(first.index) == set(won.index[pd.to_datetime(won.closed_at) < "2026-11-01"])

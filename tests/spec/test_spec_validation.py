@@ -54,7 +54,7 @@ def test_unknown_key_suggests_the_close_one():
 def test_unknown_top_level_key():
     assert problems(DATA + FIT + "tires: []\n") == one_problem(
         "spec.yaml:6: tires: unknown key 'tires' (did you mean 'tiers'?); allowed keys: as_of, data, engagement, "
-        "engine, fit, name, segments, signals, tiers, version"
+        "engine, fit, lookalike, name, propensity, segments, signals, tiers, version"
     )
 
 
@@ -62,6 +62,25 @@ def test_weights_must_sum_to_100():
     assert problems(DATA + FIT + "signals: {weight: 30}\n") == one_problem(
         "spec.yaml:3: fit.weight: category weights must add up to 100: fit 40 + signals 30 + engagement 25 = 95"
     )
+
+
+def test_learned_components_count_in_the_weights():
+    assert problems(DATA + FIT + "propensity: {weight: 10}\n") == one_problem(
+        "spec.yaml:3: fit.weight: category weights must add up to 100: fit 40 + signals 35 + engagement 25 + "
+        "propensity 10 = 110"
+    )
+    spec = load_spec_text(DATA + FIT + "signals: {weight: 25}\npropensity: {weight: 5}\nlookalike: {weight: 5}\n").spec
+    assert spec.uses_propensity and spec.lookalike.weight == 5
+
+
+def test_propensity_can_replace_the_fit_criteria():
+    spec = load_spec_text(DATA + "propensity: {replaces_fit: true}\n").spec
+    assert spec.uses_propensity and not spec.fit.criteria
+    assert "set propensity.weight to 0" in problems(
+        DATA + "signals: {weight: 25}\npropensity: {replaces_fit: true, weight: 10}\n")
+    assert "windows_days must be positive" in problems(DATA + FIT + "propensity: {windows_days: [0, 30]}\n")
+    assert load_spec_text(DATA + FIT + "propensity: {windows_days: [90, 30, 90]}\n").spec.propensity.windows_days == [
+        30, 90]
 
 
 def test_tiers_must_decrease():

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tierwise import __version__
+from tierwise.cli.common import AsOfOpt, EngineOpt, SpecArg, console, fail, state
+from tierwise.cli.common import parse_date as _parse_date
+from tierwise.cli.common import progress_bar as _progress
+from tierwise.cli.common import run as _run
 from tierwise.errors import TierwiseError
 
 app = typer.Typer(
@@ -31,60 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-# emoji off: ":100:" in "spec.yaml:100: ..." must not become an emoji
-console = Console(emoji=False)
-err_console = Console(stderr=True, emoji=False)
-_state: dict[str, bool] = {"debug": False}
-
-
-class RichProgress:
-    """Draws each library step as a line with a spinner and its elapsed time."""
-
-    def __init__(self, progress: Progress):
-        self.progress = progress
-
-    @contextmanager
-    def step(self, description: str) -> Iterator[None]:
-        task = self.progress.add_task(description, total=1)
-        try:
-            yield
-        finally:
-            self.progress.update(task, completed=1)
-
-
-@contextmanager
-def _progress() -> Iterator[RichProgress]:
-    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20), TimeElapsedColumn(),
-                   console=err_console, transient=False, disable=not err_console.is_terminal)
-    with bar:
-        yield RichProgress(bar)
-
-
-def _fail(exc: BaseException) -> None:
-    if _state["debug"]:
-        raise exc
-    message = str(exc)
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
-def _run(fn, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except TierwiseError as exc:
-        _fail(exc)
-    except (OSError, ValueError) as exc:  # unreadable files, bad values from the OS or libraries
-        _fail(exc)
-
-
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        _fail(TierwiseError(f"--as-of must be a date like 2026-11-01, got {value!r}"))
-    return None
 
 
 def _version(value: bool) -> None:
@@ -98,12 +43,9 @@ def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
-    _state["debug"] = debug
+    state["debug"] = debug
 
 
-SpecArg = Annotated[Path, typer.Argument(help="Path to the spec YAML.", show_default=False)]
-AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Scoring date YYYY-MM-DD (default: the spec's as_of, else today).")]
-EngineOpt = Annotated[str | None, typer.Option("--engine", help="Engine URL overriding the spec's, e.g. duckdb:///ws.duckdb.")]
 
 
 # --------------------------------------------------------------------------- init / schema
@@ -120,7 +62,7 @@ def init(
     """
     target = directory / "spec.yaml"
     if target.exists() and not force:
-        _fail(TierwiseError(f"{target} already exists; pass --force to overwrite it"))
+        fail(TierwiseError(f"{target} already exists; pass --force to overwrite it"))
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text(resources.files("tierwise.spec").joinpath("starter.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     console.print(f"wrote {target} — point data.accounts.path at your accounts export, then run "
@@ -243,7 +185,7 @@ def assess(
 
     if answers is None and evidence is None:
         if not _stdin_is_interactive():
-            _fail(TierwiseError("no answers: pass --answers FILE (or --evidence SPEC), "
+            fail(TierwiseError("no answers: pass --answers FILE (or --evidence SPEC), "
                                 "or run in a terminal to answer the questions interactively"))
         parsed = _prompt_answers(am)
     else:
@@ -382,6 +324,16 @@ def print_score_summary(summary: dict[str, Any], top: list[dict[str, Any]]) -> N
         why = "; ".join(x for x in (r["reason_1"], r["reason_2"], r["reason_3"]) if x)
         best.add_row(f"{r['account_name'] or r['account_id']}", f"{r['score']:.1f}", r["tier"], r["segment"], why)
     console.print(best)
+
+
+def _register_groups() -> None:
+    from tierwise.cli.learn import icp_app, model_app
+
+    app.add_typer(icp_app, name="icp")
+    app.add_typer(model_app, name="model")
+
+
+_register_groups()
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -204,8 +205,16 @@ def compile_scores(
     *,
     as_of: date,
     spec_hash: str | None = None,
+    components: Mapping[str, ir.Table] | None = None,
 ) -> ir.Table:
-    """The scores table: one row per account, columns :data:`OUTPUT_COLUMNS` (unordered; writers sort)."""
+    """The scores table: one row per account, columns :data:`OUTPUT_COLUMNS` (unordered; writers sort).
+
+    ``components`` holds the learned score components the spec uses —
+    ``propensity`` and ``lookalike`` — each a table of ``account_id``, ``score``
+    (0-100) and ``reason`` computed outside SQL (:mod:`tierwise.jobs.model`).
+    Their columns (``propensity_score``, ``lookalike_score``) follow
+    ``engagement_score`` in the output.
+    """
     spec = spec_file.spec
     conditions = {}
     for i, crit in enumerate(spec.fit.criteria):
@@ -239,27 +248,46 @@ def compile_scores(
                 fills[f"_a__{x}"] = ibis.null().cast("int64")
         t = t.mutate(**fills)
 
+    # ---- learned components (0-100 each, computed outside SQL)
+    learned = _learned_weights(spec)
+    missing = sorted(set(learned) - set(components or {}))
+    if missing:
+        raise ValueError(f"the spec uses {', '.join(missing)} but no {', '.join(missing)} scores were given")
+    for name in learned:
+        comp = components[name]  # type: ignore[index]
+        comp = comp.select(account_id=comp.account_id, **{f"_{name}": comp.score.cast("float64"),
+                                                          f"_{name}_why": comp.reason.cast("string")})
+        t = t.left_join(comp, "account_id").select(t, comp[f"_{name}"], comp[f"_{name}_why"])
+        t = t.mutate(**{f"_{name}": t[f"_{name}"].fill_null(0.0)})
+
     # ---- category scores, total, tier
     fit_raw = sum((t[f"_fit__{c.name}"] for c in spec.fit.criteria), ibis.literal(0.0))
     fit_score = 100.0 * fit_raw / max_fit if max_fit else _double(0.0)
+    if spec.propensity.replaces_fit:
+        fit_score = t._propensity
     signal_score, _, signal_contrib = _category(spec, "signals", t)
     engagement_score, _, engagement_contrib = _category(spec, "engagement", t)
     total = (spec.fit.weight * fit_score + spec.signals.weight * signal_score
-             + spec.engagement.weight * engagement_score) / 100.0
+             + spec.engagement.weight * engagement_score
+             + sum((w * t[f"_{name}"] for name, w in learned.items() if w), _double(0.0))) / 100.0
     t = t.mutate(
         fit_score=fit_score.round(2),
         signal_score=signal_score.round(2),
         engagement_score=engagement_score.round(2),
+        **{f"{name}_score": t[f"_{name}"].round(2) for name in learned},
         score=total.round(2),
     )
     t = t.mutate(tier=ibis.cases(*[(t.score >= tier.min_score, tier.name) for tier in spec.tiers[:-1]],
                                  else_=spec.tiers[-1].name))
 
     # ---- reasons: every contribution as (−points, label); sorted, the first three kept
-    contributions = [
-        Contribution(t[f"_fit__{c.name}"] * (spec.fit.weight / max_fit), t[f"_fitlabel__{c.name}"])
-        for c in spec.fit.criteria
-    ] + signal_contrib + engagement_contrib
+    if spec.propensity.replaces_fit:
+        fit_contrib = [_learned_contribution(t, "propensity", spec.fit.weight)]
+    else:
+        fit_contrib = [Contribution(t[f"_fit__{c.name}"] * (spec.fit.weight / max_fit), t[f"_fitlabel__{c.name}"])
+                       for c in spec.fit.criteria]
+    contributions = fit_contrib + signal_contrib + engagement_contrib + [
+        _learned_contribution(t, name, w) for name, w in learned.items() if w]
     if contributions:
         # Sort (−points, index) pairs and word only the three kept: formatting
         # every candidate's label would cost far more than the sort.
@@ -320,6 +348,7 @@ def compile_scores(
         fit_score=t.fit_score,
         signal_score=t.signal_score,
         engagement_score=t.engagement_score,
+        **{f"{name}_score": t[f"{name}_score"] for name in learned},
         score=t.score,
         tier=t.tier,
         segment=by_segment([s.name for s in all_segments]),
@@ -333,6 +362,24 @@ def compile_scores(
         as_of=ibis.literal(as_of),
     )
     return out
+
+
+def _learned_weights(spec: Spec) -> dict[str, float]:
+    """The learned components the spec uses, with their weights (replaces_fit: 0, weighed as fit)."""
+    out = {}
+    if spec.uses_propensity:
+        out["propensity"] = 0.0 if spec.propensity.replaces_fit else spec.propensity.weight
+    if spec.lookalike.weight > 0:
+        out["lookalike"] = spec.lookalike.weight
+    return out
+
+
+def _learned_contribution(t: ir.Table, name: str, weight: float) -> Contribution:
+    """A learned component's points and label, e.g. ``propensity 72.4 (industry is software ...)``."""
+    label = ibis.literal(f"{name} ") + t[f"_{name}"].round(1).cast("string")
+    label = ibis.ifelse(t[f"_{name}_why"].notnull(), label + ibis.literal(" (") + t[f"_{name}_why"]
+                        + ibis.literal(")"), label)
+    return Contribution(t[f"_{name}"] * (weight / 100.0), label)
 
 
 def _segment_feature_keys(spec_file: SpecFile) -> set[FeatureKey]:

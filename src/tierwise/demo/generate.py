@@ -1,8 +1,10 @@
-"""A realistic synthetic CRM workspace: the five canonical tables and a spec.
+"""A realistic synthetic CRM workspace: six canonical tables and a spec.
 
 :func:`generate_workspace` writes ``data/accounts``, ``contacts``, ``reps``,
-``opportunities`` and ``activities`` (CSV or Parquet) with the canonical
-column names of :mod:`tierwise.datamodel`, plus a copy of the starter spec.
+``opportunities``, ``activities`` and ``transactions`` (CSV or Parquet) with
+the canonical column names of :mod:`tierwise.datamodel`, plus a copy of the
+starter spec. Won deals become customers who pay every year and renew (and
+expand) more often the better they fit, so lifetime value is learnable too.
 
 Each account carries two hidden traits. *Fit* is higher for the industries,
 sizes, tech stacks and countries the starter spec favours (plus noise the
@@ -22,7 +24,7 @@ Examples
 >>> import tempfile
 >>> spec = generate_workspace(tempfile.mkdtemp(), accounts=50, events_per_account=5)
 >>> spec.name, sorted(p.name for p in (spec.parent / "data").iterdir())
-('spec.yaml', ['accounts.csv', 'activities.csv', 'contacts.csv', 'opportunities.csv', 'reps.csv'])
+('spec.yaml', ['accounts.csv', 'activities.csv', 'contacts.csv', 'opportunities.csv', 'reps.csv', 'transactions.csv'])
 """
 
 from __future__ import annotations
@@ -214,6 +216,7 @@ def generate_workspace(
     events_per_account: float = 20.0,
     fmt: str = "csv",
     mess: bool = True,
+    deals_per_account: float = 0.4,
 ) -> Path:
     """Write a realistic synthetic CRM workspace and return the path of its spec.yaml.
 
@@ -234,8 +237,8 @@ def generate_workspace(
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
-    if accounts < 1 or events_per_account < 0:
-        raise ValueError("accounts must be positive and events_per_account not negative")
+    if accounts < 1 or events_per_account < 0 or deals_per_account < 0:
+        raise ValueError("accounts must be positive and events_per_account and deals_per_account not negative")
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -243,11 +246,13 @@ def generate_workspace(
     as_of_s = (as_of.toordinal() - date(1970, 1, 1).toordinal()) * DAY
 
     # One independent stream per table: changing the event volume leaves accounts unchanged.
-    acc_rng, blank_rng, rep_rng, owner_rng, opp_rng, con_rng, act_rng, mess_rng = np.random.default_rng(seed).spawn(8)
+    streams = np.random.default_rng(seed).spawn(9)
+    acc_rng, blank_rng, rep_rng, owner_rng, opp_rng, con_rng, act_rng, mess_rng, tx_rng = streams
     acc = _account_traits(acc_rng, accounts)
     reps = _reps(rep_rng, accounts)
     owner = _assign_owners(owner_rng, acc, reps)
-    opportunities, won = _opportunities(opp_rng, acc, owner, reps.ids, as_of_s)
+    opportunities, won = _opportunities(opp_rng, acc, owner, reps.ids, as_of_s, deals_per_account)
+    transactions = _transactions(tx_rng, acc, opportunities, as_of_s)
     contacts, n_contacts = _contacts(con_rng, acc, as_of_s)
     accounts_table = _accounts_table(blank_rng, acc, owner, won, reps.ids, as_of_s)
 
@@ -258,6 +263,7 @@ def generate_workspace(
     _write(contacts, data_dir / f"contacts.{fmt}", fmt)
     _write(reps.table, data_dir / f"reps.{fmt}", fmt)
     _write(opportunities, data_dir / f"opportunities.{fmt}", fmt)
+    _write(transactions, data_dir / f"transactions.{fmt}", fmt)
     _write_activities(act_rng, mess_rng if messy else None, acc, contacts["contact_id"].combine_chunks(), n_contacts,
                       as_of_s, events_per_account, data_dir / f"activities.{fmt}", fmt)
 
@@ -270,6 +276,7 @@ def _spec_text(as_of: date, fmt: str) -> str:
     text = files("tierwise.spec").joinpath("starter.yaml").read_text(encoding="utf-8")
     text = re.sub(r"^name: .*$", "name: demo", text, count=1, flags=re.M)
     text = re.sub(r"^(engine: .*\n)", rf"\g<1>as_of: {as_of.isoformat()}\n", text, count=1, flags=re.M)
+    text = text.replace("    path: data/reps.csv\n", "    path: data/reps.csv\n  transactions:\n    path: data/transactions.csv\n")
     return text.replace(".csv", ".parquet") if fmt == "parquet" else text
 
 
@@ -508,10 +515,10 @@ def _assign_owners(rng: np.random.Generator, acc: _Accounts, reps: _Reps) -> np.
 
 
 def _opportunities(rng: np.random.Generator, acc: _Accounts, owner: np.ndarray, rep_ids: pa.Array,
-                   as_of_s: int) -> tuple[pa.Table, np.ndarray]:
-    """About 0.4 deals per account over two years; returns the table and which accounts won one."""
+                   as_of_s: int, per_account: float) -> tuple[pa.Table, np.ndarray]:
+    """``per_account`` deals per account on average over two years; returns the table and which accounts won one."""
     rate = (0.2 + acc.fit + acc.intent) * (1 + 0.2 * np.log10(acc.employees))
-    count = rng.poisson(0.4 * rate / rate.mean())
+    count = rng.poisson(per_account * rate / rate.mean())
     a = np.repeat(np.arange(acc.n), count)
     m = len(a)
     age = rng.integers(0, 730, m)  # days since created
@@ -548,6 +555,34 @@ def _opportunities(rng: np.random.Generator, acc: _Accounts, owner: np.ndarray, 
         "product": products,
     })
     return table, np.bincount(a, weights=won, minlength=acc.n) > 0
+
+
+# --------------------------------------------------------------------------- transactions
+
+
+def _transactions(rng: np.random.Generator, acc: _Accounts, opportunities: pa.Table, as_of_s: int) -> pa.Table:
+    """Yearly invoices for every won deal: the first at close, one per anniversary before ``as_of`` while
+    the customer renews (likelier the better it fits), each a little larger or smaller than the last."""
+    won = opportunities["is_won"].to_numpy(zero_copy_only=False)
+    closed_day = opportunities["closed_at"].cast(pa.int32()).to_numpy(zero_copy_only=False)[won].astype(np.int64)
+    amount = opportunities["amount"].to_numpy(zero_copy_only=False)[won]
+    account = pc.index_in(opportunities["account_id"], acc.ids).to_numpy(zero_copy_only=False)[won].astype(np.int64)
+    order = opportunities["opportunity_id"].filter(pa.array(won))
+    years = (as_of_s // DAY - 1 - closed_day) // 365 + 1  # invoices due before as_of if every renewal happens
+    p_renew = np.clip(0.55 + 0.4 * acc.fit[account], 0, 0.97)
+    # Renewals stop at the first churn: a geometric number of paid years, capped by the years elapsed.
+    paid = np.minimum(years, rng.geometric(1 - p_renew))
+    k = np.repeat(np.arange(len(paid)), paid)
+    year = np.arange(len(k)) - np.repeat(np.cumsum(paid) - paid, paid)
+    growth = np.exp(rng.normal(0.04 + 0.15 * (acc.fit[account[k]] - 0.5), 0.12, len(k)) * year)
+    m = len(k)
+    return pa.table({
+        "transaction_id": _ids("T", np.arange(1, m + 1), max(6, len(str(m)))),
+        "account_id": acc.ids.take(pa.array(account[k])),
+        "order_id": order.take(pa.array(k)),
+        "occurred_at": _dates(closed_day[k] + 365 * year),
+        "amount": pa.array(np.round(amount[k] * growth, 2)),
+    })
 
 
 # --------------------------------------------------------------------------- contacts

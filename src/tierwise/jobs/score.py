@@ -89,14 +89,18 @@ def score(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
     out = Path(out_dir)
     with engine:
         day = resolve_as_of(spec_file, as_of)
-        ws = load_workspace(engine, spec_file, tables=("accounts", "activities"),
+        spec = spec_file.spec
+        learned = spec.uses_propensity or spec.lookalike.weight > 0
+        tables = ("accounts", "activities", "opportunities", "transactions") if learned else ("accounts", "activities")
+        ws = load_workspace(engine, spec_file, tables=tables,
                             columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
         accounts = ws.table("accounts")
         if ws.loads["accounts"].loaded == 0:
             raise DataError(f"{ws.loads['accounts'].path}: no account could be loaded "
                             f"({ws.loads['accounts'].quarantined} quarantined); see {out / 'quarantine' / 'accounts.csv'}")
+        components = learned_components(ws, as_of=day, progress=progress) if learned else None
         with progress.step("scoring accounts"):
-            scores = compile_scores(spec_file, accounts, ws.table("activities"), as_of=day)
+            scores = compile_scores(spec_file, accounts, ws.table("activities"), as_of=day, components=components)
             scores = engine.materialize(scores)
         files = {}
         with progress.step("writing scores"):
@@ -113,6 +117,28 @@ def score(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
         ).to_pylist()
         tables = ws.load_summary()
     return ScoreResult(spec_file, day, out, files, tables, summary, top)
+
+
+def learned_components(ws: Workspace, *, as_of: date, progress: Progress = NULL_PROGRESS) -> dict[str, Any]:
+    """The propensity and lookalike scores the spec weighs in, as engine tables (account_id, score, reason)."""
+    from tierwise.jobs import learning
+    from tierwise.jobs.icp import lookalike_scores
+    from tierwise.jobs.model import propensity_scores
+
+    spec = ws.spec_file.spec
+    out = {}
+    if spec.uses_propensity:
+        with progress.step("propensity from the trained model"):
+            p = propensity_scores(ws, ws.spec_file, as_of=as_of)
+            out["propensity"] = ws.engine.register(p[["account_id"]].assign(
+                score=p["propensity"], reason=p["propensity_reason_1"]))
+    if spec.lookalike.weight > 0:
+        with progress.step("lookalike similarity to the best customers"):
+            data = learning.prepare(ws, need_deals=False)
+            scores, _, _ = lookalike_scores(ws, data, as_of=as_of, best_share=spec.lookalike.best_share)
+            out["lookalike"] = ws.engine.register(scores[["account_id"]].assign(
+                score=scores["lookalike_score"], reason=scores["reason_1"]))
+    return out
 
 
 def _summary(engine: Any, spec_file: SpecFile, scores: Any, day: date) -> dict[str, Any]:

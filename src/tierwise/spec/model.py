@@ -343,6 +343,48 @@ class SegmentsSpec(StrictModel):
         return self
 
 
+# --------------------------------------------------------------------------- learned components
+
+
+class PropensitySpec(StrictModel):
+    """Predictive win propensity: a LightGBM model trained by ``tierwise model train``.
+
+    Used as a score component (``weight``) or in place of the weighted fit
+    (``replaces_fit``); unused (weight 0) by default.
+    """
+
+    path: str = Field(default="models/propensity", description="Model folder, relative to the spec file.")
+    weight: float = Field(default=0.0, ge=0, le=100, description="Weight of the 0-100 propensity in the score.")
+    replaces_fit: bool = Field(
+        default=False, description="Use the propensity instead of the fit criteria, at fit.weight."
+    )
+    windows_days: list[int] = Field(
+        default_factory=lambda: [30, 90, 180], min_length=1,
+        description="Event-count windows before each cutoff, in days.",
+    )
+    holdout_share: float = Field(default=0.2, gt=0, lt=1, description="Latest share of deals held out for evaluation.")
+    exclude: list[str] = Field(default_factory=list, description="Features never used.")
+    include: list[str] = Field(
+        default_factory=list, description="Features kept even when the leakage guard would exclude them."
+    )
+
+    @field_validator("windows_days")
+    @classmethod
+    def _windows(cls, value: list[int]) -> list[int]:
+        if any(w <= 0 for w in value):
+            raise ValueError("windows_days must be positive")
+        return sorted(set(value))
+
+
+class LookalikeSpec(StrictModel):
+    """Similarity to the best customers as a 0-100 score component (weight 0: off)."""
+
+    weight: float = Field(default=0.0, ge=0, le=100, description="Weight of the 0-100 lookalike score.")
+    best_share: float = Field(
+        default=0.1, gt=0, le=1, description="Top share of customers by value that count as best customers."
+    )
+
+
 # --------------------------------------------------------------------------- spec
 
 
@@ -361,6 +403,8 @@ class Spec(StrictModel):
     segments: SegmentsSpec = Field(
         default_factory=lambda: SegmentsSpec(default=SegmentRule(name="Unsegmented", priority="P5"))
     )
+    propensity: PropensitySpec = Field(default_factory=PropensitySpec)
+    lookalike: LookalikeSpec = Field(default_factory=LookalikeSpec)
 
     @field_validator("tiers")
     @classmethod
@@ -378,16 +422,18 @@ class Spec(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Spec:
-        total = self.fit.weight + self.signals.weight + self.engagement.weight
+        parts = {"fit": self.fit.weight, "signals": self.signals.weight, "engagement": self.engagement.weight,
+                 "propensity": self.propensity.weight, "lookalike": self.lookalike.weight}
+        total = sum(parts.values())
         if abs(total - 100) > 1e-9:
-            raise ValueError(
-                f"category weights must add up to 100: fit {self.fit.weight:g} + signals {self.signals.weight:g} "
-                f"+ engagement {self.engagement.weight:g} = {total:g}"
-            )
+            shown = " + ".join(f"{k} {v:g}" for k, v in parts.items() if v or k in ("fit", "signals", "engagement"))
+            raise ValueError(f"category weights must add up to 100: {shown} = {total:g}")
+        if self.propensity.replaces_fit and self.propensity.weight:
+            raise ValueError("propensity.replaces_fit uses fit.weight for the propensity; set propensity.weight to 0")
         shared = set(self.signals.events) & set(self.engagement.events)
         if shared:
             raise ValueError(f"event types listed under both signals and engagement: {', '.join(sorted(shared))}")
-        if self.fit.weight > 0 and not self.fit.criteria:
+        if self.fit.weight > 0 and not self.fit.criteria and not self.propensity.replaces_fit:
             raise ValueError("fit.weight is above 0 but fit.criteria is empty")
         return self
 
@@ -399,6 +445,11 @@ class Spec(StrictModel):
             for etype, rule in cat.events.items():
                 out[etype] = (cat_name, rule, cat)
         return out
+
+    @property
+    def uses_propensity(self) -> bool:
+        """Whether scoring needs the trained propensity model."""
+        return self.propensity.weight > 0 or (self.propensity.replaces_fit and self.fit.weight > 0)
 
     def fingerprint(self) -> str:
         """A short hash of the validated spec (comments and layout don't change it)."""
