@@ -118,3 +118,20 @@ def test_customer_value_ltv_and_nrr(engine):
     rows = {r["account_id"]: r for r in engine.to_arrow(F.customer_value(tx, as_of=date(2026, 11, 1))).to_pylist()}
     assert rows["A1"]["ltv"] == 220.0 and rows["A1"]["nrr"] == pytest.approx(1.2)  # the December row is after as_of
     assert rows["A2"]["ltv"] == 50.0 and rows["A2"]["nrr"] is None
+
+
+def test_stage_names_decide_when_is_won_is_empty(engine):
+    opps = engine.register(ibis.memtable({
+        "opportunity_id": ["O1", "O2", "O3", "O4", "O5"],
+        "account_id": ["A1"] * 5,
+        "stage": ["Closed Won", "closedlost", "Won", "Engaging", "Lost"],
+        "created_at": [date(2026, 1, 1)] * 5,
+        "closed_at": [date(2026, 2, 1)] * 5,
+        "is_closed": [None, None, None, None, False],
+        "is_won": [None, None, None, None, None],
+        "amount": [1.0] * 5,
+    }, schema={"opportunity_id": "string", "account_id": "string", "stage": "string", "created_at": "date",
+               "closed_at": "date", "is_closed": "boolean", "is_won": "boolean", "amount": "float64"}))
+    rows = _rows(engine, F.closed_deals(opps))
+    # O4 is open; O5 says is_closed false explicitly, so its lost stage does not close it
+    assert {k: r["won"] for k, r in rows.items()} == {"O1": True, "O2": False, "O3": True}

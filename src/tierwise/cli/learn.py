@@ -53,6 +53,8 @@ def icp_discover(
     lost: LostOpt = None,
     amount: Annotated[str | None, typer.Option("--amount", help="--table: the deal value column.")] = None,
     exclude: ExcludeOpt = None,
+    include: Annotated[list[str] | None, typer.Option(
+        "--include", help="--table: keep a column the leakage guard would leave out (repeat).")] = None,
     na: NaOpt = None,
     min_support: Annotated[int, typer.Option("--min-support", help="Fewest records for a value to count.")] = 30,
     as_of: AsOfOpt = None,
@@ -69,7 +71,8 @@ def icp_discover(
     with progress_bar() as progress:
         if _flat_args(table, spec, outcome, won):
             result = run(icp.discover_table, table, out, outcome=outcome, won=won, lost=lost or None, amount=amount,
-                         exclude=exclude or (), na_values=na or (), progress=progress, min_support=min_support)
+                         exclude=exclude or (), na_values=na or (), include=include or (), progress=progress,
+                         min_support=min_support)
         else:
             result = run(icp.discover, spec, out, as_of=parse_date(as_of), engine_url=engine, progress=progress,
                          min_support=min_support)
@@ -87,12 +90,12 @@ def print_discovery(result: Any) -> None:
                       "Keep the fit criteria you have and collect more won/lost history.")
     elif len(model.validated_):
         t = Table(title="validated attributes (by information value)")
-        for col in ("attribute", "best value", "win rate", "lift", "IV"):
+        for col in ("attribute", "strongest value", "records", "win rate (95% interval)", "lift", "IV"):
             t.add_column(col)
         for _, r in model.validated_.iterrows():
-            t.add_row(str(r["attribute"]), str(r.get("best_value", "")), f"{100 * r.get('best_win_rate', 0):.1f}%"
-                      if "best_win_rate" in r else "", f"{r.get('best_lift', float('nan')):.2f}",
-                      f"{r.get('information_value', float('nan')):.3f}")
+            t.add_row(str(r["attribute"]), str(r["best_value"]), f"{int(r['support']):,}",
+                      f"{100 * r['win_rate']:.1f}% ({100 * r['ci_low']:.1f}-{100 * r['ci_high']:.1f}%)",
+                      f"{r['lift']:.2f}", f"{r['information_value']:.3f}")
         console.print(t)
     for note in s["notes"]:
         console.print(f"- {note}", highlight=False)

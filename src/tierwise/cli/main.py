@@ -145,7 +145,10 @@ def demo(
 
     Example: [bold]tierwise demo --out demo-workspace --accounts 5000[/]
     """
+    from tierwise.cli.learn import print_discovery, print_lookalikes, print_training
     from tierwise.demo import generate_workspace
+    from tierwise.jobs.icp import discover, lookalikes
+    from tierwise.jobs.model import score_accounts, train
     from tierwise.jobs.score import score as run_score
     from tierwise.jobs.score import validate as run_validate
 
@@ -154,12 +157,21 @@ def demo(
             spec_path = _run(generate_workspace, out, accounts=accounts, seed=seed)
         checked = _run(run_validate, spec_path, out / "validate", progress=progress)
         result = _run(run_score, spec_path, out / "scores", progress=progress)
+        icp = _run(discover, spec_path, out / "icp", progress=progress)
+        similar = _run(lookalikes, spec_path, out / "icp", progress=progress)
+        trained = _run(train, spec_path, progress=progress)
+        propensity = _run(score_accounts, spec_path, out / "scores", progress=progress)
     console.rule("[bold]tierwise demo")
     console.print(f"workspace: [bold]{out}[/] (spec: {spec_path})")
     _print_loads(checked.tables)
     _print_quality(checked.quality)
     print_score_summary(result.summary, result.top)
-    console.print(f"outputs: [bold]{out / 'scores'}[/] (scores.parquet, scores.csv, summary.json, quarantine/)")
+    print_discovery(icp)
+    print_lookalikes(similar.summary, top=5)
+    print_training(trained)
+    console.print(f"outputs: [bold]{out / 'scores'}[/] (scores, propensity, summary.json, quarantine/), "
+                  f"[bold]{out / 'icp'}[/] (icp.html, icp.md, attributes.csv, suggested_fit.yaml, lookalikes.csv), "
+                  f"[bold]{trained.model_dir}[/] (model, report.md); propensity: {propensity['files']['csv']}")
 
 
 # --------------------------------------------------------------------------- assess

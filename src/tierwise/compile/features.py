@@ -79,13 +79,26 @@ def account_attributes(schema: ibis.Schema, *, extra: Mapping[str, str]) -> list
     return out
 
 
+#: Stage names that mean a deal is decided, for exports without is_won / is_closed (compared lower case,
+#: spaces and underscores removed): Salesforce "Closed Won", HubSpot "closedwon", plain "Won".
+WON_STAGES = ("closedwon", "won")
+LOST_STAGES = ("closedlost", "lost")
+
+
 def closed_deals(opportunities: ir.Table) -> ir.Table:
     """Closed opportunities with a known result: key, account, cutoff (created_at), won, amount, cycle_days.
 
-    A deal counts as closed when ``is_closed`` is true, or, where ``is_closed`` is
-    empty, when ``is_won`` is set; its cutoff is its creation date.
+    The result is ``is_won``; where it is empty, the stage name decides (``Closed
+    Won`` / ``closedwon`` / ``Won`` and the lost equivalents). A deal counts as
+    closed when ``is_closed`` is true, or, where ``is_closed`` is empty, when its
+    result is known. Its cutoff is its creation date.
     """
     o = opportunities
+    if "stage" in o.columns:
+        stage = o.stage.lower().re_replace(r"[\s_\-]+", "")
+        by_stage = ibis.cases((stage.isin(WON_STAGES), True), (stage.isin(LOST_STAGES), False),
+                              else_=ibis.null().cast("boolean"))
+        o = o.mutate(is_won=o.is_won.fill_null(by_stage))
     closed = o.is_closed.fill_null(o.is_won.notnull()) & o.is_won.notnull()
     o = o.filter(closed)
     cycle = ibis.ifelse(o.closed_at.notnull(), o.created_at.delta(o.closed_at, unit="day") * -1,

@@ -75,12 +75,45 @@ def discover(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | 
         inputs = {name: {k: load.summary()[k] for k in ("read", "loaded", "quarantined")}
                   for name, load in ws.loads.items()}
     analysed = _analysis_frame(frame, data.kinds, has_ltv=values is not None)
-    with progress.step(f"testing {len(data.kinds)} attributes on {len(frame):,} deals"):
-        model = ICPDiscovery(**params).fit(analysed, kinds=data.kinds)
+    settings = spec_file.spec.propensity
+    with progress.step("checking attributes for leakage"):
+        kinds, findings = _guarded(analysed, data.kinds, include=settings.include, exclude=settings.exclude)
+    with progress.step(f"testing {len(kinds)} attributes on {len(frame):,} deals"):
+        model = ICPDiscovery(**params).fit(analysed, kinds=kinds)
+    _note_leakage(model, findings)
     summary = {"source": str(spec_file.path), "as_of": day.isoformat(), "inputs": inputs,
-               "ltv_source": "transactions" if values is not None else None}
+               "ltv_source": "transactions" if values is not None else None, "leakage": findings}
     return _write(model, out, title=f"ICP discovery: {spec_file.spec.name}", source=str(spec_file.path),
                   summary=summary, progress=progress)
+
+
+def _guarded(frame: pd.DataFrame, kinds: dict[str, str], *, include: Sequence[str] = (),
+             exclude: Sequence[str] = ()) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The attributes the leakage guard keeps, and its findings (as plain dicts).
+
+    Discovery reports what went with winning; an attribute that is only known
+    once the deal is decided (days in stage, a rating sales fill in) would head
+    that list and mislead, so the guard that protects the model runs here too.
+    """
+    from dataclasses import asdict
+
+    from tierwise.models.frame import list_items, model_matrix
+    from tierwise.models.leakage import LeakageGuard
+
+    X = model_matrix(frame, kinds, list_items(frame, kinds))
+    expand = {c for name in include for c in X.columns if c == name or c.startswith(f"{name}=")}
+    guard = LeakageGuard(include=tuple(sorted(expand))).fit(X, frame["won"].to_numpy(dtype=bool))
+    dropped = {c for c in guard.excluded_ if c in kinds} | set(exclude)
+    findings = [asdict(f) for f in guard.findings_ if f.column in kinds or f.column.split("=")[0] in kinds]
+    return {k: v for k, v in kinds.items() if k not in dropped}, findings
+
+
+def _note_leakage(model: ICPDiscovery, findings: list[dict[str, Any]]) -> None:
+    """Put the guard's findings first among the document's notes."""
+    words = {"exclude": "left out", "warn": "kept, but check it"}
+    notes = [f"Leakage guard: '{f['column']}' {words.get(f['action'], f['action'])} — {f['reason']}"
+             for f in findings]
+    model.notes_ = notes + list(model.notes_)
 
 
 def _analysis_frame(frame: pd.DataFrame, kinds: dict[str, str], *, has_ltv: bool) -> pd.DataFrame:
@@ -96,19 +129,26 @@ def _analysis_frame(frame: pd.DataFrame, kinds: dict[str, str], *, has_ltv: bool
 
 def discover_table(table: str | Path, out_dir: str | Path, *, outcome: str, won: str,
                    lost: Sequence[str] | None = None, amount: str | None = None, exclude: Sequence[str] = (),
-                   na_values: Sequence[str] = (), progress: Progress = NULL_PROGRESS, **params: Any) -> IcpResult:
-    """ICP discovery on one flat table with an outcome column (no spec)."""
+                   na_values: Sequence[str] = (), include: Sequence[str] = (), progress: Progress = NULL_PROGRESS,
+                   **params: Any) -> IcpResult:
+    """ICP discovery on one flat table with an outcome column (no spec), after the leakage guard."""
     with progress.step(f"reading {table}"):
         t = read_outcome_table(table, outcome=outcome, won=won, lost=lost, amount=amount, exclude=exclude,
                                na_values=na_values)
     _check_outcomes(t.frame["won"], str(t.path))
-    with progress.step(f"testing {len(t.kinds)} attributes on {len(t.frame):,} records"):
-        model = ICPDiscovery(**params).fit(t.frame, kinds=t.kinds)
+    with progress.step("checking attributes for leakage"):
+        kinds, findings = _guarded(t.frame, t.kinds, include=include)
+    with progress.step(f"testing {len(kinds)} attributes on {len(t.frame):,} records"):
+        model = ICPDiscovery(**params).fit(t.frame.drop(columns=[c for c in t.kinds if c not in kinds]), kinds=kinds)
+    _note_leakage(model, findings)
+    skipped = [f"'{c}' skipped: a record key, unique on almost every row" for c in t.identifiers]
+    skipped += [f"'{c}' skipped: a date says when, not what kind of company" for c in t.dates]
+    model.notes_ = skipped + list(model.notes_)
     out = Path(out_dir)
     files = {}
     if t.quarantined:
         files["quarantine"] = str(_write_quarantine(out / "quarantine.csv", t.quarantined))
-    summary = {"source": str(t.path), "inputs": t.summary()}
+    summary = {"source": str(t.path), "inputs": t.summary(), "leakage": findings}
     result = _write(model, out, title=f"ICP discovery: {Path(table).name}", source=str(t.path), summary=summary,
                     progress=progress)
     result.files.update(files)

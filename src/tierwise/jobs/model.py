@@ -41,6 +41,9 @@ from tierwise.spec.loader import SpecFile, load_spec
 
 #: Fewest deals on each side of the time split.
 MIN_TRAIN, MIN_HOLDOUT = 50, 20
+#: Accounts (highest propensity first) whose reasons are worded: per-feature contributions cost about
+#: a millisecond per account, so a million accounts would take a quarter of an hour for reasons no one reads.
+EXPLAIN_TOP = 50_000
 
 
 @dataclass
@@ -122,8 +125,11 @@ def train(spec: str | Path | SpecFile, *, as_of: date | None = None, engine_url:
     kinds = _feature_kinds(frame, data)
     items = list_items(frame, kinds)
     X = model_matrix(frame, kinds, items)
+    _check_names(settings.exclude, X.columns, spec_file.path, "propensity.exclude")
+    _check_names(settings.include, X.columns, spec_file.path, "propensity.include")
     with progress.step("checking features for leakage"):
-        guard = LeakageGuard(exclude=tuple(settings.exclude), include=tuple(settings.include)).fit(X, y)
+        guard = LeakageGuard(exclude=tuple(_expanded(settings.exclude, X.columns)),
+                             include=tuple(_expanded(settings.include, X.columns))).fit(X, y)
     X = X[list(guard.kept_)]
     train_idx, hold_idx = _time_split(frame, settings.holdout_share, where)
     cutoff = pd.to_datetime(frame["cutoff"])
@@ -170,8 +176,10 @@ def load_model(spec_file: SpecFile) -> tuple[PropensityModel, dict[str, Any]]:
     return model, model.metadata_
 
 
-def propensity_scores(ws: Workspace, spec_file: SpecFile, *, as_of: date) -> pd.DataFrame:
-    """account_id, propensity (0-100) and reasons for every account, from the saved model."""
+def propensity_scores(ws: Workspace, spec_file: SpecFile, *, as_of: date,
+                      explain_top: int = EXPLAIN_TOP) -> pd.DataFrame:
+    """account_id, propensity (0-100) for every account, from the saved model, and reasons in words
+    for the ``explain_top`` accounts with the highest propensity (the others' reasons are empty)."""
     model, meta = load_model(spec_file)
     data = learning.prepare(ws, windows=meta["windows_days"], need_deals=False)
     missing = [a for a in meta["attributes"] if a not in data.kinds]
@@ -189,9 +197,12 @@ def propensity_scores(ws: Workspace, spec_file: SpecFile, *, as_of: date) -> pd.
             X[col] = np.nan
     X = X[meta["features"]]
     out = pd.DataFrame({"account_id": frame["account_id"], "propensity": model.score_0_100(X)})
-    words = [[c.describe() for c in row] for row in model.explain(X, top=3)]
+    ranked = np.lexsort((out["account_id"].to_numpy(), -out["propensity"].to_numpy()))[:explain_top]
+    words = [[c.describe() for c in row] for row in model.explain(X.iloc[np.sort(ranked)], top=3)]
     for i in range(3):
-        out[f"propensity_reason_{i + 1}"] = [w[i] if len(w) > i else None for w in words]
+        col = np.full(len(out), None, dtype=object)
+        col[np.sort(ranked)] = [w[i] if len(w) > i else None for w in words]
+        out[f"propensity_reason_{i + 1}"] = col
     return out
 
 
@@ -208,6 +219,7 @@ def score_accounts(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: d
             scores = propensity_scores(ws, spec_file, as_of=day)
         files = _write_frame(engine, scores, out / "propensity")
     summary = {"as_of": day.isoformat(), "accounts": int(len(scores)),
+               "reasons_for": min(len(scores), EXPLAIN_TOP),
                "mean_propensity": round(float(scores["propensity"].mean()), 2) if len(scores) else None,
                "top": scores.sort_values(["propensity", "account_id"], ascending=[False, True]).head(10)
                .to_dict("records")}
@@ -238,8 +250,11 @@ def evaluate_table(table: str | Path, out_dir: str | Path, *, outcome: str, won:
                         f"cross-validation; need at least {folds * 10} records and {folds} of each outcome")
     items = list_items(t.frame, t.kinds)
     X = model_matrix(t.frame, t.kinds, items)
+    _check_names(include, X.columns, t.path, "--include")
+    _check_names(exclude, X.columns, t.path, "--exclude")
     with progress.step("checking features for leakage"):
-        guard = LeakageGuard(exclude=tuple(_expanded(exclude, X.columns)), include=tuple(include)).fit(X, y)
+        guard = LeakageGuard(exclude=tuple(_expanded(exclude, X.columns)),
+                             include=tuple(_expanded(include, X.columns))).fit(X, y)
     X = X[list(guard.kept_)]
     with progress.step(f"{folds}-fold cross-validation on {len(y):,} records"):
         oof, per_fold = cross_validate(PropensityModel, X, y, folds=folds)
@@ -255,6 +270,17 @@ def evaluate_table(table: str | Path, out_dir: str | Path, *, outcome: str, won:
     files["lift"] = str(write_text_atomic(out / "lift_by_decile.csv", pd.DataFrame(summary["lift_by_decile"])
                                           .to_csv(index=False, lineterminator="\n")))
     return {"files": files, "summary": summary}
+
+
+def _check_names(names: Sequence[str], columns: Sequence[str], where: Any, what: str) -> None:
+    unknown = [n for n in names if not any(c == n or c.startswith(f"{n}=") for c in columns)]
+    if unknown:
+        import difflib
+
+        hints = [f"'{n}'" + (f" (did you mean '{m[0]}'?)" if (m := difflib.get_close_matches(n, list(columns), 1))
+                             else "") for n in unknown]
+        raise DataError(f"{where}: {what} names no feature {', '.join(hints)}; features are: "
+                        f"{', '.join(sorted(columns))}")
 
 
 def _expanded(names: Sequence[str], columns: Sequence[str]) -> list[str]:

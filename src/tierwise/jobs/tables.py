@@ -34,8 +34,9 @@ from tierwise.engine.base import ROW_COLUMN
 from tierwise.errors import DataError
 from tierwise.models.frame import infer_kinds
 
-#: Text read as missing in every flat table.
-NA_TOKENS = ("", "na", "n/a", "nan", "null", "none")
+#: Text read as missing in every flat table ("None" is not among them: it is often a real answer,
+#: as in IBM's Competitor Type). Add others with ``na_values`` (``--na Select``).
+NA_TOKENS = ("", "na", "n/a", "nan", "null")
 
 
 @dataclass
@@ -51,11 +52,13 @@ class OutcomeTable:
     read: int
     quarantined: list[dict[str, Any]] = field(default_factory=list)
     identifiers: list[str] = field(default_factory=list)  # columns skipped as record keys
+    dates: list[str] = field(default_factory=list)  # date columns: when, not what -- not attributes
 
     def summary(self) -> dict[str, Any]:
         return {"file": str(self.path), "outcome": self.outcome, "won_value": self.won_value,
                 "lost_values": self.lost_values, "read": self.read, "used": len(self.frame),
-                "quarantined": len(self.quarantined), "identifiers_skipped": self.identifiers}
+                "quarantined": len(self.quarantined), "identifiers_skipped": self.identifiers,
+                "dates_skipped": self.dates}
 
 
 def _read(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -79,6 +82,10 @@ def _typed(series: pd.Series, na: set[str]) -> pd.Series:
         numbers = pd.to_numeric(present.str.replace(",", "", regex=False), errors="coerce")
         if numbers.notna().all():
             return pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce").astype("float64")
+        if present.str.match(r"^\d{4}-\d{2}-\d{2}([ T].*)?$").all():
+            dates = pd.to_datetime(text, format="ISO8601", errors="coerce")
+            if dates.notna().sum() == len(present):
+                return dates
     return text
 
 
@@ -140,13 +147,15 @@ def read_outcome_table(path: str | Path, *, outcome: str, won: str, lost: Sequen
     attrs = [c for c in columns if c not in excluded and c not in (outcome_col, amount_col)]
     out = pd.DataFrame({c: _typed(kept[c], na) for c in attrs})
     identifiers = [c for c in attrs if _is_identifier(c, out[c])]
-    out = out.drop(columns=identifiers)
+    dates = [c for c in attrs if pd.api.types.is_datetime64_any_dtype(out[c])]
+    out = out.drop(columns=identifiers + dates)
     out["won"] = is_won[keep].to_numpy()
     if amount_col:
         out["amount"] = pd.to_numeric(_typed(kept[amount_col], na), errors="coerce")
     kinds = infer_kinds(out.drop(columns=[c for c in ("won", "amount") if c in out.columns]))
     return OutcomeTable(path, out, kinds, outcome_col, won, lost_values, read=read,
-                        quarantined=sorted(quarantined, key=lambda r: r[ROW_COLUMN]), identifiers=identifiers)
+                        quarantined=sorted(quarantined, key=lambda r: r[ROW_COLUMN]), identifiers=identifiers,
+                        dates=dates)
 
 
 def _is_identifier(name: str, series: pd.Series) -> bool:
