@@ -72,7 +72,8 @@ def compare(tierwise_dir: Path, pandas_dir: Path) -> dict:
     cats = ["industry", "country", "region", "state", "funding_stage"]
     a = ours[ours.attribute.isin(cats)].set_index(["attribute", "value"])
     b = theirs[theirs.attribute.isin(cats)].set_index(["attribute", "value"])
-    joined = a[["support", "win_rate"]].join(b[["support", "win_rate"]], rsuffix="_pandas", how="outer")
+    joined = a[["support", "win_rate"]].merge(b[["support", "win_rate"]], left_index=True, right_index=True,
+                                              how="outer", suffixes=("", "_pandas"))
     mismatched = joined[(joined.support != joined.support_pandas)
                         | ((joined.win_rate - joined.win_rate_pandas).abs() > 1e-9)]
     result = json.loads((pandas_dir / "result.json").read_text())
@@ -122,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  pandas run {i + 1}: {run.wall_s:.1f}s {run.peak_rss_mb:.0f} MB", file=sys.stderr,
                       flush=True)
             runs[name].runs.append(run)
-    (out / "model").mkdir(parents=True, exist_ok=True)
+    (out / "tierwise" / "model").mkdir(parents=True, exist_ok=True)
     if (model_dir / "evaluation.json").exists():
-        shutil.copy(model_dir / "evaluation.json", out / "model" / "evaluation.json")
+        shutil.copy(model_dir / "evaluation.json", out / "tierwise" / "model" / "evaluation.json")
     check = compare(out / "tierwise" / "icp", out / "pandas")
     t, pd_ = runs["tierwise"], runs["pandas"]
     lines = [

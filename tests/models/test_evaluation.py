@@ -81,12 +81,13 @@ def test_calibration_bins():
 
 def test_ties_share_a_tier():
     tiers = assign_tiers([0.9, 0.8, 0.8, 0.8, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
-    # Ranks 1, 2, 2, 2, 5 x 6: the tied 0.8s all in B, the tied 0.1s all in C (none left for D).
-    assert tiers.tolist() == ["A", "B", "B", "B", "C", "C", "C", "C", "C", "C"]
+    # Ranks 1, 4, 4, 4, 10 x 6 (ties take the worst rank): the tied 0.8s would overfill B (2 places),
+    # so all go to C; the tied 0.1s all to D. No tier holds more than its share.
+    assert tiers.tolist() == ["A", "C", "C", "C", "D", "D", "D", "D", "D", "D"]
     y = [1, 1, 0, 0, 1, 0, 0, 0, 0, 0]
     by_tier = evaluate(y, [0.9, 0.8, 0.8, 0.8, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])["by_tier"]
-    assert [(t["tier"], t["records"], t["wins"]) for t in by_tier] == [("A", 1, 1), ("B", 3, 1), ("C", 6, 1),
-                                                                      ("D", 0, 0)]
+    assert [(t["tier"], t["records"], t["wins"]) for t in by_tier] == [("A", 1, 1), ("B", 0, 0), ("C", 3, 1),
+                                                                      ("D", 6, 1)]
     with pytest.raises(ValueError, match="summing to 1"):
         assign_tiers([0.1, 0.2], shares=(0.5, 0.4))
 

@@ -7,7 +7,8 @@ scored by a model that saw it).
 Default tiers (when none are given) are by rank of the predicted probability:
 A the top 10% of records, B the next 20%, C the next 30%, D the last 40%
 (``tier_shares``). Records with equal probabilities always share a tier (the
-higher one), so a tier can hold slightly more than its share.
+lower one), so a tier never holds more than its share: "tiers A+B hold at most
+30% of records" stays true with ties.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def assign_tiers(
     if len(labels) != len(shares):
         raise ValueError(f"{len(labels)} tier labels for {len(shares)} tier shares.")
     p = np.asarray(p, dtype=float)
-    rank = rankdata(-p, method="min")  # 1 = highest; ties share the better rank
-    bounds = np.round(np.cumsum(shares) * len(p))
+    rank = rankdata(-p, method="max")  # 1 = highest; ties share the worse rank, so no tier exceeds its share
+    bounds = np.floor(np.cumsum(shares) * len(p) + 1e-9)  # floor: a tier never holds more than its share
     bounds[-1] = len(p)
     return labels[np.searchsorted(bounds, rank, side="left")]
 

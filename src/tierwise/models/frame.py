@@ -33,7 +33,7 @@ def _is_list_cell(value: object) -> bool:
     return isinstance(value, list | tuple | np.ndarray)
 
 
-def _exploded(series: pd.Series) -> pd.DataFrame:
+def explode_list(series: pd.Series) -> pd.DataFrame:
     """(row position, item) pairs of a list column; empty and missing cells give no pair."""
     cells = pd.Series([c if _is_list_cell(c) else [] for c in series], dtype="object")
     flat = cells.explode()
@@ -64,7 +64,7 @@ def list_items(frame: pd.DataFrame, kinds: Mapping[str, str], *, min_share: floa
     for col, kind in kinds.items():
         if kind != "list":
             continue
-        pairs = _exploded(frame[col])
+        pairs = explode_list(frame[col])
         counts = pairs.drop_duplicates().value_counts("item")
         floor = min_share * max(len(frame), 1)
         ranked = sorted(((int(n), item) for item, n in counts.items() if n >= floor), key=lambda p: (-p[0], p[1]))
@@ -82,7 +82,7 @@ def model_matrix(frame: pd.DataFrame, kinds: Mapping[str, str], items: Mapping[s
     for col, kind in kinds.items():
         s = frame[col]
         if kind == "list":
-            pairs = _exploded(s).drop_duplicates()
+            pairs = explode_list(s).drop_duplicates()
             wanted = items.get(col, [])
             kept = pairs[pairs["item"].isin(wanted)]
             matrix = np.zeros((len(frame), len(wanted)), dtype="int8")

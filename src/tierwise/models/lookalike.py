@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from tierwise.errors import DataError
-from tierwise.models.frame import _exploded, infer_kinds
+from tierwise.models.frame import explode_list, infer_kinds
+from tierwise.models.stats import format_number
 
 MISSING = "(missing)"
 OTHER = "(other)"
@@ -125,7 +126,7 @@ class LookalikeModel:
         return out
 
     def _fit_list(self, col: str, series: pd.Series, best: np.ndarray) -> None:
-        pairs = _exploded(series).drop_duplicates()
+        pairs = explode_list(series).drop_duplicates()
         n_all = pairs["item"].value_counts()
         n_all = n_all[n_all >= self.min_share * self.n_all_]
         n_best = pairs[best[pairs["row"].to_numpy()]]["item"].value_counts()
@@ -168,7 +169,7 @@ class LookalikeModel:
         out = {}
         for col, terms in self.terms_.items():
             if self.kinds_[col] == "list":
-                pairs = _exploded(frame[col].reset_index(drop=True)).drop_duplicates()
+                pairs = explode_list(frame[col].reset_index(drop=True)).drop_duplicates()
                 total = np.zeros(len(frame))
                 for item in self.levels_[col]:
                     has = np.zeros(len(frame), dtype=bool)
@@ -207,7 +208,8 @@ class LookalikeModel:
                 else:
                     term = terms.get(words[col][i])
                     if term is not None:
-                        found.append(_reason(term, f"{col} = {term.level}"))
+                        shown = f"{col} {term.level}" if self.kinds_[col] == "numeric" else f"{col} = {term.level}"
+                        found.append(_reason(term, shown))
             found = sorted((f for f in found if f[0] > 0), key=lambda f: (-f[0], f[1]))
             reasons.append([text for _, text in found[:top]])
         return reasons
@@ -228,10 +230,11 @@ def _reason(term: Term, label: str) -> tuple[float, str]:
 
 
 def _bin_label(edges: np.ndarray, i: int) -> str:
+    """``< 162``, ``162 to < 1,000``, ``>= 1,000`` (the bins' own bounds, readable)."""
     if len(edges) == 0:
-        return "all"
+        return "any"
     if i == 0:
-        return f"< {edges[0]:,.4g}"
+        return f"< {format_number(edges[0])}"
     if i == len(edges):
-        return f">= {edges[-1]:,.4g}"
-    return f"{edges[i - 1]:,.4g} to < {edges[i]:,.4g}"
+        return f">= {format_number(edges[-1])}"
+    return f"{format_number(edges[i - 1])} to < {format_number(edges[i])}"
