@@ -102,8 +102,11 @@ def model(table: pd.DataFrame) -> dict:
     X = X.select_dtypes(exclude=["object", "datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]"])
     y = table["won"].astype(int).to_numpy()
     split = int(len(X) * 0.8)
+    # train on deals decided before the first held-out deal was created, as tierwise does
+    start = table["created_at"].iloc[split]
+    known = (table["closed_at"].iloc[:split] < start).to_numpy()
     params = dict(n_estimators=600, learning_rate=0.03, num_leaves=31, min_child_samples=50, verbose=-1, n_jobs=2)
-    held = lgb.LGBMClassifier(**params).fit(X.iloc[:split], y[:split])
+    held = lgb.LGBMClassifier(**params).fit(X.iloc[:split][known], y[:split][known])
     auc = roc_auc_score(y[split:], held.predict_proba(X.iloc[split:])[:, 1])
     lgb.LGBMClassifier(**params).fit(X, y)
     return {"holdout_auc": round(float(auc), 4), "features": X.shape[1], "deals": len(X)}
@@ -113,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--workspace", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--as-of", default="2026-11-01", help="only deals decided before this date count")
     a = p.parse_args(argv)
     data, out = Path(a.workspace) / "data", Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     opps = pd.read_parquet(data / "opportunities.parquet")
     opps["created_at"] = pd.to_datetime(opps["created_at"])
     opps["closed_at"] = pd.to_datetime(opps["closed_at"])
-    deals = opps[(opps["is_closed"] == True) & opps["is_won"].notna()].copy()  # noqa: E712
+    decided = (opps["is_closed"] == True) & opps["is_won"].notna() & (opps["closed_at"] < a.as_of)  # noqa: E712
+    deals = opps[decided].copy()
     deals["won"] = deals["is_won"].astype(bool)
     deals["cycle_days"] = (deals["closed_at"] - deals["created_at"]).dt.days
     deals = deals.merge(accounts, on="account_id", how="left")

@@ -69,3 +69,24 @@ def test_evaluate_include_typo_names_the_features(deals_csv, tmp_path):
                                  "--lost", "Lost", "--include", "days_in_stag", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "--include names no feature 'days_in_stag' (did you mean 'days_in_stage'?)" in result.output
+
+
+def test_table_only_flags_are_refused_with_a_spec(tmp_path):
+    result = runner.invoke(app, ["icp", "discover", str(tmp_path / "spec.yaml"), "--exclude", "x", "--na", "Select",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "--exclude, --na only apply with --table" in result.output
+
+
+def test_discover_include_typo(deals_csv, tmp_path):
+    result = runner.invoke(app, ["icp", "discover", "--table", str(deals_csv), "--outcome", "result", "--won", "Won",
+                                 "--lost", "Lost", "--include", "industy", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "--include names no feature 'industy' (did you mean 'industry'?)" in result.output
+
+
+def test_evaluate_accepts_excluding_a_skipped_identifier(deals_csv, tmp_path):
+    result = runner.invoke(app, ["model", "evaluate", "--table", str(deals_csv), "--outcome", "result", "--won", "Won",
+                                 "--lost", "Lost", "--exclude", "deal_id", "--exclude", "employees", "--folds", "3",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert "employees" not in summary["features"] and "deal_id" not in summary["features"]

@@ -295,7 +295,9 @@ def test_segments_from_a_planted_interaction():
     assert best.conditions[0] == ("industry", "in", ("fintech", "software"))
     attr, op, (low, high) = best.conditions[1]
     assert (attr, op, high) == ("employees", "range", None) and 1800 < low < 2200
-    assert best.significant and best.lift > 1.8 and best.win_rate == pytest.approx(best.won / best.support)
+    # rates are the held-out half's (the tree never saw it): won / holdout_support, near the planted 60%
+    assert best.significant and best.lift > 1.8 and best.win_rate == pytest.approx(best.won / best.holdout_support)
+    assert best.holdout_support < best.support and best.win_rate == pytest.approx(0.6, abs=0.05)
     assert best.expected_value == pytest.approx(best.win_rate * 1000.0)
     assert best.ci_low < best.win_rate < best.ci_high
     assert all(s.lift > 1 for s in d.segments_)

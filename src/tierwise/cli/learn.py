@@ -28,7 +28,8 @@ NaOpt = Annotated[list[str] | None, typer.Option(
     "--na", help="--table: a text value meaning missing, e.g. Select (repeat).")]
 
 
-def _flat_args(table: Path | None, spec: Path | None, outcome: str | None, won: str | None) -> bool:
+def _flat_args(table: Path | None, spec: Path | None, outcome: str | None, won: str | None,
+               table_only: dict[str, Any]) -> bool:
     """True for the flat-table form; checks the arguments either way."""
     if table is None and spec is None:
         fail(TierwiseError("give a spec (tierwise icp discover spec.yaml) or a flat table "
@@ -37,6 +38,10 @@ def _flat_args(table: Path | None, spec: Path | None, outcome: str | None, won: 
         fail(TierwiseError("give either a spec or --table, not both"))
     if table is not None and (outcome is None or won is None):
         fail(TierwiseError("--table needs --outcome COLUMN and --won VALUE (the outcome value that means won)"))
+    given = [f"--{name}" for name, value in table_only.items() if value]
+    if table is None and given:
+        fail(TierwiseError(f"{', '.join(given)} only apply with --table; with a spec, the columns come from the "
+                           "spec (propensity.include / propensity.exclude for the leakage guard)"))
     return table is not None
 
 
@@ -69,7 +74,9 @@ def icp_discover(
     from tierwise.jobs import icp
 
     with progress_bar() as progress:
-        if _flat_args(table, spec, outcome, won):
+        table_only = {"outcome": outcome, "won": won, "lost": lost, "amount": amount, "exclude": exclude,
+                      "include": include, "na": na}
+        if _flat_args(table, spec, outcome, won, table_only):
             result = run(icp.discover_table, table, out, outcome=outcome, won=won, lost=lost or None, amount=amount,
                          exclude=exclude or (), na_values=na or (), include=include or (), progress=progress,
                          min_support=min_support)
@@ -97,6 +104,10 @@ def print_discovery(result: Any) -> None:
                       f"{100 * r['win_rate']:.1f}% ({100 * r['ci_low']:.1f}-{100 * r['ci_high']:.1f}%)",
                       f"{r['lift']:.2f}", f"{r['information_value']:.3f}")
         console.print(t)
+    cust = s.get("customers")
+    if cust and cust.get("net_revenue_retention") is not None:
+        console.print(f"{cust['paying_accounts']:,} paying customers, median lifetime value "
+                      f"{cust['median_ltv']:,.0f}, net revenue retention {100 * cust['net_revenue_retention']:.0f}%")
     for note in s["notes"]:
         console.print(f"- {note}", highlight=False)
     console.print(f"ICP document: [bold]{result.files['html']}[/] and {result.files['markdown']}; "

@@ -117,8 +117,9 @@ def closed_deals(opportunities: ir.Table) -> ir.Table:
 def customer_value(transactions: ir.Table, *, as_of: date) -> ir.Table:
     """Per account: lifetime revenue (``ltv``) and net revenue retention over the last 12 months.
 
-    ``nrr`` = revenue in the 12 months before ``as_of`` / revenue in the 12 months
-    before that, for accounts that paid in the earlier year (else null).
+    ``nrr`` = revenue in the 12 months before ``as_of`` (``revenue_last_12m``) /
+    revenue in the 12 months before that (``revenue_prior_12m``), for accounts
+    that paid in the earlier year (else null).
     """
     t = transactions.filter(transactions.occurred_at < as_of)
     age = ibis.literal(as_of).delta(t.occurred_at, unit="day")
@@ -126,7 +127,8 @@ def customer_value(transactions: ir.Table, *, as_of: date) -> ir.Table:
     prior = ibis.ifelse((age > 365) & (age <= 730), t.amount, 0.0).sum()
     agg = t.group_by("account_id").aggregate(ltv=t.amount.sum().cast("float64"), _recent=recent, _prior=prior)
     return agg.select("account_id", "ltv", nrr=ibis.ifelse(agg._prior > 0, agg._recent / agg._prior,
-                                                           ibis.null().cast("float64")))
+                                                           ibis.null().cast("float64")),
+                      revenue_last_12m=agg._recent, revenue_prior_12m=agg._prior)
 
 
 def account_cutoffs(accounts: ir.Table, *, as_of: date) -> ir.Table:
@@ -160,29 +162,45 @@ def event_features(cutoffs: ir.Table, activities: ir.Table, event_types: Sequenc
     return out.mutate(**{m: out[m].fill_null(0) for m in metrics if not m.startswith("days_since_")})
 
 
-def history_features(cutoffs: ir.Table, deals: ir.Table) -> ir.Table:
-    """Per cutoff key: the account's earlier deals — created before the cutoff, and won or lost
-    with a close date before it (a deal still open at the cutoff reveals no result)."""
+def history_features(cutoffs: ir.Table, deals: ir.Table, opportunities: ir.Table | None = None) -> ir.Table:
+    """Per cutoff key: the account's earlier deals.
+
+    ``prior_deals`` counts every opportunity created before the cutoff (open or
+    not: whether it closed later must not matter); ``prior_wins`` and
+    ``prior_losses`` count the deals decided with a close date before it (a deal
+    still open at the cutoff reveals no result). ``opportunities`` defaults to
+    ``deals``.
+    """
     c = cutoffs.select("key", "account_id", "cutoff")
+    o = (opportunities if opportunities is not None else deals)
+    created = o.cutoff if "cutoff" in o.columns else o.created_at
+    o = o.select(account_id=o.account_id, _created=created)
+    opened = c.join(o, [c.account_id == o.account_id, o._created < c.cutoff])
+    counts = opened.group_by("key").aggregate(prior_deals=opened.count())
     d = deals.select(account_id=deals.account_id, _created=deals.cutoff, _closed=deals.closed_at, _won=deals.won)
-    joined = c.join(d, [c.account_id == d.account_id, d._created < c.cutoff])
-    known = joined._closed.notnull() & (joined._closed < joined.cutoff)
-    agg = joined.group_by("key").aggregate(
-        prior_deals=joined.count(),
-        prior_wins=(known & joined._won).cast("int64").sum(),
-        prior_losses=(known & ~joined._won).cast("int64").sum(),
+    joined = c.join(d, [c.account_id == d.account_id, d._created < c.cutoff, d._closed.notnull(),
+                        d._closed < c.cutoff])
+    results = joined.group_by("key").aggregate(
+        prior_wins=joined._won.cast("int64").sum(),
+        prior_losses=(~joined._won).cast("int64").sum(),
     )
-    out = c.select("key").left_join(agg, "key").select(c.key, agg.prior_deals, agg.prior_wins, agg.prior_losses)
+    out = c.select("key").left_join(counts, "key").select(c.key, counts.prior_deals)
+    out = out.left_join(results, "key").select(out, results.prior_wins, results.prior_losses)
     return out.mutate(prior_deals=out.prior_deals.fill_null(0), prior_wins=out.prior_wins.fill_null(0),
                       prior_losses=out.prior_losses.fill_null(0))
 
 
 def learning_table(cutoffs: ir.Table, accounts: ir.Table, attributes: Sequence[Attribute], *,
                    activities: ir.Table | None = None, event_types: Sequence[str] = (),
-                   deals: ir.Table | None = None, windows: Sequence[int] = EVENT_WINDOWS) -> ir.Table:
+                   deals: ir.Table | None = None, opportunities: ir.Table | None = None,
+                   windows: Sequence[int] = EVENT_WINDOWS, extra_columns: Sequence[str] = ()) -> ir.Table:
     """One row per cutoff: the cutoff's own columns, account attributes, ``account_age_days``,
-    event-window features and earlier-deal history — all as known before the cutoff."""
-    acc_cols = [a.name for a in attributes]
+    event-window features and earlier-deal history — all as known before the cutoff.
+
+    ``extra_columns`` are account columns carried along but not features (such as
+    an attribute's own timestamp, for the leakage guard).
+    """
+    acc_cols = [a.name for a in attributes] + [c for c in extra_columns if c not in {a.name for a in attributes}]
     acc = accounts.select("account_id", *acc_cols,
                           **({"_acc_created": accounts.created_at} if "created_at" in accounts.columns else {}))
     t = cutoffs.left_join(acc, "account_id").select(cutoffs, *[acc[c] for c in acc.columns if c != "account_id"])
@@ -193,6 +211,6 @@ def learning_table(cutoffs: ir.Table, accounts: ir.Table, attributes: Sequence[A
         ev = event_features(cutoffs, activities, event_types, windows=windows)
         t = t.left_join(ev, "key").select(t, *[ev[c] for c in ev.columns if c != "key"])
     if deals is not None:
-        hist = history_features(cutoffs, deals)
+        hist = history_features(cutoffs, deals, opportunities)
         t = t.left_join(hist, "key").select(t, *[hist[c] for c in hist.columns if c != "key"])
     return t

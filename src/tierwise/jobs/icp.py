@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 import yaml
@@ -67,11 +68,12 @@ def discover(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | 
         day = resolve_as_of(spec_file, as_of)
         ws = load_workspace(engine, spec_file, tables=("accounts", "opportunities", "transactions"),
                             progress=progress)
-        data = learning.prepare(ws)
+        data = learning.prepare(ws, as_of=day)
         with progress.step("joining deals to account attributes"):
             values = learning.customer_values(ws, as_of=day)
             frame = learning.deal_frame(ws, data, with_events=False, values=values)
         _check_outcomes(frame["won"], str(ws.loads["opportunities"].path))
+        revenue = _revenue_summary(engine, values)
         inputs = {name: {k: load.summary()[k] for k in ("read", "loaded", "quarantined")}
                   for name, load in ws.loads.items()}
     analysed = _analysis_frame(frame, data.kinds, has_ltv=values is not None)
@@ -82,13 +84,32 @@ def discover(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | 
         model = ICPDiscovery(**params).fit(analysed, kinds=kinds)
     _note_leakage(model, findings)
     summary = {"source": str(spec_file.path), "as_of": day.isoformat(), "inputs": inputs,
-               "ltv_source": "transactions" if values is not None else None, "leakage": findings}
+               "ltv_source": "transactions" if values is not None else None, "leakage": findings,
+               "customers": revenue}
     return _write(model, out, title=f"ICP discovery: {spec_file.spec.name}", source=str(spec_file.path),
                   summary=summary, progress=progress)
 
 
+def _revenue_summary(engine: Any, values: Any | None) -> dict[str, Any] | None:
+    """Customers' revenue: how many paid, median lifetime value, and net revenue retention
+    (last 12 months' revenue of the accounts that paid in the 12 months before, over that earlier revenue)."""
+    if values is None:
+        return None
+    v = values
+    row = engine.to_arrow(v.aggregate(
+        paying=(v.ltv > 0).cast("int64").sum(),
+        median_ltv=v.ltv.median(),
+        recent=ibis.ifelse(v.revenue_prior_12m > 0, v.revenue_last_12m, 0.0).sum(),
+        prior=v.revenue_prior_12m.sum(),
+    )).to_pylist()[0]
+    nrr = row["recent"] / row["prior"] if row["prior"] else None
+    return {"paying_accounts": int(row["paying"] or 0), "median_ltv": _num(row["median_ltv"]),
+            "net_revenue_retention": _num(nrr)}
+
+
 def _guarded(frame: pd.DataFrame, kinds: dict[str, str], *, include: Sequence[str] = (),
-             exclude: Sequence[str] = ()) -> tuple[dict[str, str], list[dict[str, Any]]]:
+             exclude: Sequence[str] = (), where: Any = "", check: bool = False
+             ) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """The attributes the leakage guard keeps, and its findings (as plain dicts).
 
     Discovery reports what went with winning; an attribute that is only known
@@ -97,12 +118,14 @@ def _guarded(frame: pd.DataFrame, kinds: dict[str, str], *, include: Sequence[st
     """
     from dataclasses import asdict
 
+    from tierwise.jobs.model import check_names, expanded
     from tierwise.models.frame import list_items, model_matrix
     from tierwise.models.leakage import LeakageGuard
 
     X = model_matrix(frame, kinds, list_items(frame, kinds))
-    expand = {c for name in include for c in X.columns if c == name or c.startswith(f"{name}=")}
-    guard = LeakageGuard(include=tuple(sorted(expand))).fit(X, frame["won"].to_numpy(dtype=bool))
+    if check:  # a spec's include/exclude may name model features that are not attributes; train checks those
+        check_names(include, X.columns, where, "--include")
+    guard = LeakageGuard(include=tuple(expanded(include, X.columns))).fit(X, frame["won"].to_numpy(dtype=bool))
     dropped = {c for c in guard.excluded_ if c in kinds} | set(exclude)
     findings = [asdict(f) for f in guard.findings_ if f.column in kinds or f.column.split("=")[0] in kinds]
     return {k: v for k, v in kinds.items() if k not in dropped}, findings
@@ -137,7 +160,7 @@ def discover_table(table: str | Path, out_dir: str | Path, *, outcome: str, won:
                                na_values=na_values)
     _check_outcomes(t.frame["won"], str(t.path))
     with progress.step("checking attributes for leakage"):
-        kinds, findings = _guarded(t.frame, t.kinds, include=include)
+        kinds, findings = _guarded(t.frame, t.kinds, include=include, where=t.path, check=True)
     with progress.step(f"testing {len(kinds)} attributes on {len(t.frame):,} records"):
         model = ICPDiscovery(**params).fit(t.frame.drop(columns=[c for c in t.kinds if c not in kinds]), kinds=kinds)
     _note_leakage(model, findings)
@@ -287,7 +310,7 @@ def lookalikes(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date 
         day = resolve_as_of(spec_file, as_of)
         ws = load_workspace(engine, spec_file, tables=("accounts", "opportunities", "transactions"),
                             progress=progress)
-        data = learning.prepare(ws, need_deals=False)
+        data = learning.prepare(ws, need_deals=False, as_of=day)
         with progress.step("learning the best customers' profile"):
             scores, info, model = lookalike_scores(ws, data, as_of=day, best_share=spec_file.spec.lookalike.best_share)
     prospects = scores[~scores["is_customer"]].sort_values(["lookalike_score", "account_id"],

@@ -39,8 +39,12 @@ class LearningData:
         return {a.name: a.kind for a in self.attributes}
 
 
-def prepare(ws: Workspace, *, windows: list[int] | None = None, need_deals: bool = True) -> LearningData:
+def prepare(ws: Workspace, *, windows: list[int] | None = None, need_deals: bool = True,
+            as_of: date | None = None) -> LearningData:
     """Materialise the closed deals and choose attributes and event types.
+
+    With ``as_of``, only deals decided before it count (a back-dated run does not
+    learn results that were not known yet).
 
     Raises :class:`DataError` when the spec has no opportunities or none is
     closed with a known result — saying what the learners need.
@@ -58,12 +62,18 @@ def prepare(ws: Workspace, *, windows: list[int] | None = None, need_deals: bool
                             "model learn from closed opportunities (won and lost) — add the opportunities file")
         deals, n_deals, n_won = None, 0, 0
     else:
-        deals = engine.materialize(F.closed_deals(opps))
+        decided = F.closed_deals(opps)
+        if as_of is not None:
+            known = decided.closed_at.notnull() & (decided.closed_at < as_of)
+            decided = decided.filter(known | (decided.closed_at.isnull() & (decided.cutoff < as_of)))
+        deals = engine.materialize(decided)
         n_deals = int(engine.scalar(deals.count()))
         n_won = int(engine.scalar(deals.won.cast("int64").sum().fill_null(0)))
         if need_deals and n_deals == 0:
-            raise DataError(f"{ws.loads['opportunities'].path}: no closed opportunity with a result; learning needs "
-                            "won and lost deals (is_closed true and is_won true/false)")
+            before = f" decided before {as_of.isoformat()}" if as_of is not None else ""
+            raise DataError(f"{ws.loads['opportunities'].path}: no closed opportunity with a result{before}; "
+                            "learning needs won and lost deals (is_closed true and is_won true/false, or a "
+                            "'Closed Won' / 'Closed Lost' stage)")
     event_types: list[str] = []
     activities = ws.table("activities")
     if activities is not None:
@@ -80,15 +90,17 @@ def _frame(ws: Workspace, expr: Any) -> pd.DataFrame:
 
 
 def deal_frame(ws: Workspace, data: LearningData, *, with_events: bool = True,
-               values: Any | None = None) -> pd.DataFrame:
+               values: Any | None = None, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per closed deal: outcome columns, account attributes and point-in-time features.
 
-    ``values`` (account_id, ltv, nrr) adds customer value columns.
+    ``values`` (account_id, ltv, nrr) adds customer value columns; ``extra_columns``
+    carries account columns that are not features (attribute timestamps).
     """
     activities = ws.table("activities") if with_events else None
     expr = F.learning_table(data.deals, ws.table("accounts"), data.attributes, activities=activities,
-                            event_types=data.event_types if with_events else (), deals=data.deals if with_events
-                            else None, windows=data.windows)
+                            event_types=data.event_types if with_events else (),
+                            deals=data.deals if with_events else None, opportunities=ws.table("opportunities"),
+                            windows=data.windows, extra_columns=extra_columns)
     if values is not None:
         expr = expr.left_join(values, "account_id").select(expr, values.ltv, values.nrr)
     return _frame(ws, expr)
@@ -98,7 +110,8 @@ def account_frame(ws: Workspace, data: LearningData, *, as_of: date) -> pd.DataF
     """One row per account with the same features as :func:`deal_frame`, as of ``as_of``."""
     cutoffs = F.account_cutoffs(ws.table("accounts"), as_of=as_of)
     expr = F.learning_table(cutoffs, ws.table("accounts"), data.attributes, activities=ws.table("activities"),
-                            event_types=data.event_types, deals=data.deals, windows=data.windows)
+                            event_types=data.event_types, deals=data.deals, opportunities=ws.table("opportunities"),
+                            windows=data.windows)
     return _frame(ws, expr)
 
 

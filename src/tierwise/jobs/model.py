@@ -83,18 +83,41 @@ def model_dir(spec_file: SpecFile) -> Path:
     return spec_file.resolve(spec_file.spec.propensity.path)
 
 
+def _timestamp_columns(spec_file: SpecFile, ws: Workspace) -> dict[str, str]:
+    """``propensity.timestamps`` (attribute -> its timestamp column), checked against the accounts table."""
+    stamps = dict(spec_file.spec.propensity.timestamps)
+    columns = ws.table("accounts").columns
+    missing = [f"{attr} -> {col}" for attr, col in stamps.items() if attr not in columns or col not in columns]
+    if missing:
+        raise DataError(f"{spec_file.path}: propensity.timestamps names account columns that are not loaded: "
+                        f"{', '.join(missing)}; list them under data.accounts.attributes (the timestamp as "
+                        "'timestamp')")
+    return stamps
+
+
 def _check_classes(y: np.ndarray, where: str, what: str) -> None:
     n, won = len(y), int(y.sum())
+    if n == 0:
+        raise DataError(f"{where}: no {what} to learn from")
     if won == 0 or won == n:
         raise DataError(f"{where}: all {n} {what} are {'won' if won else 'lost'}; a propensity model needs both "
                         "won and lost outcomes")
 
 
 def _time_split(frame: pd.DataFrame, share: float, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Earlier deals to train, the latest ``share`` (by creation date) to evaluate."""
-    order = np.lexsort((frame["key"].to_numpy(), pd.to_datetime(frame["cutoff"]).to_numpy()))
+    """Earlier deals to train, the latest ``share`` (by creation date) to evaluate.
+
+    A training deal must also be decided before the first held-out deal was
+    created: otherwise the model would learn results unknown at that moment.
+    """
+    created = pd.to_datetime(frame["cutoff"]).to_numpy()
+    order = np.lexsort((frame["key"].to_numpy(), created))
     n_hold = int(round(len(frame) * share))
     train_idx, hold_idx = order[: len(order) - n_hold], order[len(order) - n_hold:]
+    if len(hold_idx):
+        start = created[hold_idx].min()
+        closed = pd.to_datetime(frame["closed_at"]).to_numpy()[train_idx]
+        train_idx = np.sort(train_idx[pd.isna(closed) | (closed < start)])
     y = frame["won"].to_numpy(dtype=bool)
     if len(train_idx) < MIN_TRAIN or len(hold_idx) < MIN_HOLDOUT:
         raise DataError(f"{where}: {len(frame)} closed deals are too few for a time-based split (at least "
@@ -115,23 +138,28 @@ def train(spec: str | Path | SpecFile, *, as_of: date | None = None, engine_url:
         day = resolve_as_of(spec_file, as_of)
         ws = load_workspace(engine, spec_file, tables=("accounts", "opportunities", "activities"),
                             columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
-        data = learning.prepare(ws, windows=settings.windows_days)
+        data = learning.prepare(ws, windows=settings.windows_days, as_of=day)
+        stamps = _timestamp_columns(spec_file, ws)
         with progress.step(f"building point-in-time features for {data.n_deals:,} deals"):
-            frame = learning.deal_frame(ws, data)
+            frame = learning.deal_frame(ws, data, extra_columns=tuple(stamps.values()))
     where = str(ws.loads["opportunities"].path)
-    frame = frame[pd.to_datetime(frame["cutoff"]) < pd.Timestamp(day)].reset_index(drop=True)
     y = frame["won"].to_numpy(dtype=bool)
     _check_classes(y, where, "closed deals")
-    kinds = _feature_kinds(frame, data)
+    kinds = _feature_kinds(frame.drop(columns=list(stamps.values())), data)
     items = list_items(frame, kinds)
     X = model_matrix(frame, kinds, items)
-    _check_names(settings.exclude, X.columns, spec_file.path, "propensity.exclude")
-    _check_names(settings.include, X.columns, spec_file.path, "propensity.include")
-    with progress.step("checking features for leakage"):
-        guard = LeakageGuard(exclude=tuple(_expanded(settings.exclude, X.columns)),
-                             include=tuple(_expanded(settings.include, X.columns))).fit(X, y)
-    X = X[list(guard.kept_)]
+    check_names(settings.exclude, X.columns, spec_file.path, "propensity.exclude")
+    check_names(settings.include, X.columns, spec_file.path, "propensity.include")
     train_idx, hold_idx = _time_split(frame, settings.holdout_share, where)
+    with progress.step("checking features for leakage"):
+        # fitted on the training deals only: choosing features must not see the held-out outcomes
+        timestamps = {col: frame[stamp].iloc[train_idx] for attr, stamp in stamps.items()
+                      for col in expanded([attr], X.columns) if col in X.columns}
+        guard = LeakageGuard(exclude=tuple(expanded(settings.exclude, X.columns)),
+                             include=tuple(expanded(settings.include, X.columns))).fit(
+            X.iloc[train_idx], y[train_idx], outcome_time=frame["closed_at"].iloc[train_idx] if timestamps else None,
+            timestamps=timestamps or None)
+    X = X[list(guard.kept_)]
     cutoff = pd.to_datetime(frame["cutoff"])
     with progress.step(f"evaluating on the latest {len(hold_idx):,} deals"):
         held_model = PropensityModel().fit(X.iloc[train_idx], y[train_idx], time=cutoff.iloc[train_idx])
@@ -181,7 +209,7 @@ def propensity_scores(ws: Workspace, spec_file: SpecFile, *, as_of: date,
     """account_id, propensity (0-100) for every account, from the saved model, and reasons in words
     for the ``explain_top`` accounts with the highest propensity (the others' reasons are empty)."""
     model, meta = load_model(spec_file)
-    data = learning.prepare(ws, windows=meta["windows_days"], need_deals=False)
+    data = learning.prepare(ws, windows=meta["windows_days"], need_deals=False, as_of=as_of)
     missing = [a for a in meta["attributes"] if a not in data.kinds]
     if missing:
         raise DataError(f"{spec_file.path}: the model was trained with account attributes this workspace lacks: "
@@ -242,7 +270,7 @@ def evaluate_table(table: str | Path, out_dir: str | Path, *, outcome: str, won:
                    progress: Progress = NULL_PROGRESS) -> dict[str, Any]:
     """Cross-validated propensity evaluation on one flat table (leakage guard first)."""
     with progress.step(f"reading {table}"):
-        t = read_outcome_table(table, outcome=outcome, won=won, lost=lost, na_values=na_values)
+        t = read_outcome_table(table, outcome=outcome, won=won, lost=lost, exclude=exclude, na_values=na_values)
     y = t.frame["won"].to_numpy(dtype=bool)
     _check_classes(y, str(t.path), "records")
     if len(y) < folds * 10 or min(int(y.sum()), int((~y).sum())) < folds:
@@ -250,11 +278,11 @@ def evaluate_table(table: str | Path, out_dir: str | Path, *, outcome: str, won:
                         f"cross-validation; need at least {folds * 10} records and {folds} of each outcome")
     items = list_items(t.frame, t.kinds)
     X = model_matrix(t.frame, t.kinds, items)
-    _check_names(include, X.columns, t.path, "--include")
-    _check_names(exclude, X.columns, t.path, "--exclude")
+    check_names(include, X.columns, t.path, "--include")
     with progress.step("checking features for leakage"):
-        guard = LeakageGuard(exclude=tuple(_expanded(exclude, X.columns)),
-                             include=tuple(_expanded(include, X.columns))).fit(X, y)
+        # name, identifier and timestamp checks use no outcome; the AUC checks see every row once,
+        # before cross-validation, and only ever remove columns (see docs/icp.md)
+        guard = LeakageGuard(include=tuple(expanded(include, X.columns))).fit(X, y)
     X = X[list(guard.kept_)]
     with progress.step(f"{folds}-fold cross-validation on {len(y):,} records"):
         oof, per_fold = cross_validate(PropensityModel, X, y, folds=folds)
@@ -272,7 +300,8 @@ def evaluate_table(table: str | Path, out_dir: str | Path, *, outcome: str, won:
     return {"files": files, "summary": summary}
 
 
-def _check_names(names: Sequence[str], columns: Sequence[str], where: Any, what: str) -> None:
+def check_names(names: Sequence[str], columns: Sequence[str], where: Any, what: str) -> None:
+    """Raise :class:`DataError` naming every entry of ``names`` that is no feature (list items count)."""
     unknown = [n for n in names if not any(c == n or c.startswith(f"{n}=") for c in columns)]
     if unknown:
         import difflib
@@ -283,7 +312,7 @@ def _check_names(names: Sequence[str], columns: Sequence[str], where: Any, what:
                         f"{', '.join(sorted(columns))}")
 
 
-def _expanded(names: Sequence[str], columns: Sequence[str]) -> list[str]:
+def expanded(names: Sequence[str], columns: Sequence[str]) -> list[str]:
     """Excluded names, with a list attribute's item columns (``tech_stack=...``) when the list is named."""
     out = []
     for name in names:

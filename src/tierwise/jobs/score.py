@@ -134,7 +134,7 @@ def learned_components(ws: Workspace, *, as_of: date, progress: Progress = NULL_
                 score=p["propensity"], reason=p["propensity_reason_1"]))
     if spec.lookalike.weight > 0:
         with progress.step("lookalike similarity to the best customers"):
-            data = learning.prepare(ws, need_deals=False)
+            data = learning.prepare(ws, need_deals=False, as_of=as_of)
             scores, _, _ = lookalike_scores(ws, data, as_of=as_of, best_share=spec.lookalike.best_share)
             out["lookalike"] = ws.engine.register(scores[["account_id"]].assign(
                 score=scores["lookalike_score"], reason=scores["reason_1"]))

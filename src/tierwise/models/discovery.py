@@ -413,8 +413,11 @@ class ICPDiscovery:
             part = self.attributes_[self.attributes_["attribute"] == name]
             sig = part[part["significant"]]
             best = _best_row(part, sig, self.min_support)
+            # A list's items are overlapping has/lacks splits: their IVs do not add up (60 random items
+            # would sum to a "strong" 0.37), so the attribute's IV is its most informative item's.
+            info = float(part["iv"].max()) if kind == "list" and len(part) else float(part["iv"].sum())
             rows.append({
-                "attribute": name, "kind": kind, "information_value": float(part["iv"].sum()), "values": len(part),
+                "attribute": name, "kind": kind, "information_value": info, "values": len(part),
                 "significant_values": len(sig), "best_value": None if best is None else best["value"],
                 "best_lift": math.nan if best is None else float(best["lift"]), "significant": len(sig) > 0,
             })

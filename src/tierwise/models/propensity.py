@@ -241,6 +241,8 @@ class PropensityModel:
             "min_child_samples": self.min_child_samples, "max_bin": self.max_bin,
             "bagging_fraction": self.subsample, "bagging_freq": 1 if self.subsample < 1 else 0,
             "feature_fraction": self.colsample_bytree, "seed": self.random_state, "verbosity": -1,
+            # the same data, seed and thread count give the same trees (and byte-identical model files)
+            "deterministic": True, "force_col_wise": True,
         }
         if self.n_jobs is not None:
             params["num_threads"] = self.n_jobs

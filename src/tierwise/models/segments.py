@@ -71,8 +71,10 @@ class Segment:
     ``"in"`` / ``"not in"`` (operand: tuple of values), ``"range"`` /
     ``"range or missing"`` (operand: ``(low, high)``, meaning
     ``low < x <= high``, ``None`` for an open end), ``"has"`` / ``"lacks"``
-    (operand: a list item). Rates and counts are over all records; ``p_value``
-    and ``significant`` come from the half of the records the tree did not see.
+    (operand: a list item). ``support`` counts all records in the segment;
+    ``won``, ``win_rate``, the interval, ``lift``, ``expected_value``, ``p_value``
+    and ``significant`` come from the half of the records the tree did not see
+    (the tree picks leaves on its own half only, so these are unbiased).
     ``mean_acv`` is the mean amount of the segment's won records
     (``None`` without amounts); ``expected_value`` is ``win_rate * mean_acv``
     (or ``win_rate`` without amounts).
@@ -154,19 +156,21 @@ def find_segments(inputs: list[SegmentInput], won: np.ndarray, amount: np.ndarra
     tree.fit(X[discover], won[discover])
     leaf_of = tree.apply(X)
     paths = _leaf_paths(tree)
-    overall = won.mean()
     holdout = ~discover
     hold_n, hold_won = int(holdout.sum()), int(won[holdout].sum())
 
+    found_rate = won[discover].mean()
     rows: list[dict[str, Any]] = []
     for leaf in sorted(paths):
         members = leaf_of == leaf
         support = int(members.sum())
-        if support == 0:
+        d_members = members & discover
+        # kept when it wins more often on the half the tree was grown on: the held-out half takes no part
+        if not d_members.any() or won[d_members].mean() <= found_rate:
             continue
-        n_won = int(won[members].sum())
-        rate = n_won / support
-        if rate <= overall:
+        h_members = members & holdout
+        h_support, h_won = int(h_members.sum()), int(won[h_members].sum())
+        if h_support == 0:
             continue
         conditions, text = _describe(paths[leaf], inputs, X, members)
         acv = None
@@ -174,22 +178,21 @@ def find_segments(inputs: list[SegmentInput], won: np.ndarray, amount: np.ndarra
             vals = amount[members & won]
             vals = vals[~np.isnan(vals)]
             acv = float(vals.mean()) if vals.size else None
-        h_members = members & holdout
-        h_support, h_won = int(h_members.sum()), int(won[h_members].sum())
+        # rates, interval, lift and expected value are the held-out half's: unbiased by the selection
+        rate = h_won / h_support
         p = two_by_two_p_value(h_won, h_support - h_won, hold_won - h_won, (hold_n - hold_won) - (h_support - h_won))
-        rows.append(dict(rule=text or "(all records)", conditions=conditions, support=support, won=n_won,
-                         win_rate=rate, lift=rate / overall, mean_acv=acv,
+        rows.append(dict(rule=text or "(all records)", conditions=conditions, support=support, won=h_won,
+                         win_rate=rate, lift=rate / (hold_won / hold_n), mean_acv=acv,
                          expected_value=rate * acv if acv is not None else rate,
-                         holdout_support=h_support, holdout_win_rate=h_won / h_support if h_support else math.nan,
-                         p_value=p))
+                         holdout_support=h_support, holdout_win_rate=rate, p_value=p))
     if not rows:
         notes.append("The segment tree found no group of records winning more often than average.")
         return [], notes
     p_adj = adjust_p_values([r["p_value"] for r in rows], correction)
-    lo, hi = wilson_interval([r["won"] for r in rows], [r["support"] for r in rows], alpha)
+    lo, hi = wilson_interval([r["won"] for r in rows], [r["holdout_support"] for r in rows], alpha)
     segments = [
         Segment(**r, ci_low=float(lo[i]), ci_high=float(hi[i]), p_adjusted=float(p_adj[i]),
-                significant=bool(p_adj[i] < alpha and r["holdout_win_rate"] > overall))
+                significant=bool(p_adj[i] < alpha and r["lift"] > 1))
         for i, r in enumerate(rows)
     ]
     segments.sort(key=lambda s: (-s.expected_value, -s.support, s.rule))

@@ -45,8 +45,9 @@ HOW_TO_READ = [
     "**Significant** means the value's win rate differs from all other records (Fisher exact or chi-square test) "
     "after the Holm correction over every value tested, and it has at least the minimum support. Without the "
     "correction, testing dozens of values finds 'winners' by chance.",
-    "**Micro-segments** come from a shallow decision tree grown on half the records; 'holds up' means the "
-    "segment also wins more on the other half, tested with the same correction.",
+    "**Micro-segments** come from a shallow decision tree grown on half the records; their win rate, "
+    "interval, lift and expected value are measured on the other half, which the tree never saw, and "
+    "'holds up' means the segment wins significantly more there (Holm-corrected). 'records' counts both halves.",
     "**Leakage:** an attribute filled in during or after the sale (stage durations, deal-size category, "
     "notes by the rep) predicts the outcome without being a trait of good customers. Keep only attributes "
     "known before the deal; see docs/icp.md.",

@@ -8,6 +8,10 @@ Examples
 # Propensity evaluation
 >>> "| AUC (ranking) | 0.810 |" in text
 True
+>>> cal = render_markdown({"calibration": [{"low": 0.0, "high": 0.1, "count": 50, "mean_predicted": 0.05,
+...                                         "observed": 0.06}]}, metadata={}, title="t")
+>>> "| 0.0–0.1 | 50 | 5.0% | 6.0% |" in cal
+True
 """
 
 from __future__ import annotations
@@ -68,13 +72,15 @@ def render_markdown(metrics: Mapping[str, Any], *, metadata: Mapping[str, Any], 
         lines += _table(metrics["by_tier"], [
             ("tier", "tier", _f), ("records", "records", _f), ("share_of_records", "share of records", _pct),
             ("wins", "wins", _f), ("win_rate", "win rate", _pct), ("ci_low", "95% low", _pct),
-            ("ci_high", "95% high", _pct), ("share_of_wins", "share of wins", _pct)])
+            ("ci_high", "95% high", _pct), ("lift", "lift", lambda v: _f(v, 2)),
+            ("share_of_wins", "share of wins", _pct)])
         lines.append("")
     if metrics.get("calibration"):
         lines += ["## Calibration", "", "Mean predicted probability against the observed win rate per bin; a "
                   "calibrated model has the two close.", ""]
-        lines += _table(metrics["calibration"], [
-            ("bin", "bin", _f), ("count", "records", _f), ("mean_predicted", "mean predicted", _pct),
+        bins = [{**b, "bin": f"{b['low']:.1f}–{b['high']:.1f}"} for b in metrics["calibration"]]
+        lines += _table(bins, [
+            ("bin", "predicted", _f), ("count", "records", _f), ("mean_predicted", "mean predicted", _pct),
             ("observed", "observed", _pct)])
         lines.append("")
     findings = metadata.get("leakage") or []

@@ -367,6 +367,12 @@ class PropensitySpec(StrictModel):
     include: list[str] = Field(
         default_factory=list, description="Features kept even when the leakage guard would exclude them."
     )
+    timestamps: dict[str, str] = Field(
+        default_factory=dict,
+        description="Account attribute -> the account column holding when it was last set (load it under "
+        "data.accounts.attributes as a timestamp); the leakage guard drops an attribute set after the deal "
+        "closed on most deals.",
+    )
 
     @field_validator("windows_days")
     @classmethod
