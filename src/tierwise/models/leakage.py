@@ -67,9 +67,18 @@ ASSESSMENT_PATTERNS: tuple[str, ...] = (
     r"\bstatus\b",
     r"\bdisposition\b",
     r"\bnotes?\b",
+    r"\blast\b.*\bactivit",
 )
 """Names of assessments sales usually records *after* contact (lead quality, rating,
-tags, lead profile, status, ...): reported with action ``warn``, not excluded."""
+tags, lead profile, status, the last activity seen, ...): reported with action ``warn``,
+or ``exclude`` when the column alone also predicts the outcome with AUC at least
+:data:`ASSESSMENT_EXCLUDE_AUC`."""
+
+ASSESSMENT_EXCLUDE_AUC = 0.70
+"""An assessment-like column (by name) this predictive alone is excluded: Leads X Education's
+Lead Quality (0.80) and Last Activity (0.72) are; its Lead Profile (0.66 with "Select" read as
+missing), Last Notable Activity (0.70 just under) and Asymmetrique scores (0.55-0.65) are only
+reported."""
 
 IDENTIFIER_NAME = r"(^|\b)(id|uuid|guid|key|number|no)$"
 """A numeric column with (almost) all values distinct is an identifier when its name matches this."""
@@ -89,7 +98,7 @@ class LeakageFinding:
     """Why a column is suspected of leaking the outcome, and what the guard did.
 
     ``kind`` is ``"process"`` (name), ``"auc"`` (single-feature AUC),
-    ``"missingness"``, ``"timestamp"``, ``"assessment"`` (name, warning only),
+    ``"missingness"``, ``"timestamp"``, ``"assessment"`` (name; excluded when also strongly predictive),
     ``"identifier"`` or ``"user"`` (``exclude=``).
     ``action`` is ``"exclude"`` or ``"warn"``.
     """
@@ -351,9 +360,12 @@ class LeakageGuard:
         evidence = self.auc_[column]
         matched = next((p.pattern for p in warn_patterns if p.search(name)), None)
         if matched is not None:
-            found.append(LeakageFinding(
-                column, "assessment", "looks like an assessment sales records after contact: check when it is set",
-                {**evidence, "pattern": matched}, "warn"))
+            strong = evidence["auc"] >= ASSESSMENT_EXCLUDE_AUC
+            reason = "looks like an assessment sales records after contact" + (
+                f", and alone predicts the outcome with AUC {evidence['auc']:.3f}" if strong
+                else ": check when it is set")
+            found.append(LeakageFinding(column, "assessment", reason, {**evidence, "pattern": matched},
+                                        "exclude" if strong else "warn"))
         present = values.dropna()
         numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
         if (len(present) >= 20 and present.nunique() >= 0.99 * len(present)
