@@ -23,9 +23,9 @@ from scipy.stats import rankdata
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
-from statsmodels.stats.proportion import proportion_confint
 
 from tierwise.errors import DataError
+from tierwise.models.stats import wilson_interval
 
 DEFAULT_TIER_SHARES = (0.1, 0.2, 0.3, 0.4)
 MIN_RECORDS = 10
@@ -78,7 +78,7 @@ def _group_table(y: np.ndarray, groups: np.ndarray, order: Sequence[Any], name: 
         records, wins = int(members.sum()), int(y[members].sum())
         cumulative += wins
         rate = wins / records if records else 0.0
-        low, high = proportion_confint(wins, records, method="wilson") if records else (0.0, 1.0)
+        low, high = (float(b[0]) for b in wilson_interval([wins], [records])) if records else (0.0, 1.0)
         rows.append({
             name: label.item() if hasattr(label, "item") else label,
             "records": records, "share_of_records": records / n, "wins": wins, "win_rate": rate,
