@@ -51,7 +51,7 @@ def test_markdown_sections_and_values(signal):
                     "## Micro-segments", "## Suggested fit criteria", "## How to read this"):
         assert section in lines
     assert "- Closed deals: 3,000 (" in md
-    assert "**Verdict: 2 validated attribute(s) go with winning:" in md
+    assert "**Verdict: 2 validated attribute(s) separate won from lost deals" in md
     assert "<script>alert('x')</script> & \\| co" in md  # table pipes escaped, text kept as text
     assert "Holm" in md and "docs/icp.md" in md
 

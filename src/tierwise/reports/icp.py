@@ -87,7 +87,7 @@ def _verdict(d: ICPDiscovery) -> str:
                 "from the rest after correction for multiple comparisons. The data does not support a "
                 "data-derived ICP; keep hypothesis-driven fit criteria and collect more or better attributes.")
     names = ", ".join(d.validated_["attribute"].astype(str))
-    return f"{len(d.validated_)} validated attribute(s) go with winning: {names}."
+    return f"{len(d.validated_)} validated attribute(s) separate won from lost deals (a lift below 1 marks a value to avoid): {names}."
 
 
 def _fit_yaml(d: ICPDiscovery) -> str:
@@ -101,9 +101,9 @@ def _segment_rows(d: ICPDiscovery) -> list[list[str]]:
 
 
 SEGMENT_HEADER = ["rule", "records", "win rate", "95% interval", "lift", "mean ACV", "expected value", "holds up"]
-VALIDATED_HEADER = ["#", "attribute", "best value", "win rate", "95% interval", "lift", "records", "IV",
+VALIDATED_HEADER = ["#", "attribute", "strongest value", "win rate", "95% interval", "lift", "records", "IV",
                     "adjusted p"]
-SUMMARY_HEADER = ["attribute", "kind", "IV", "values", "significant values", "best value", "best lift"]
+SUMMARY_HEADER = ["attribute", "kind", "IV", "values", "significant values", "strongest value", "its lift"]
 BEST_HEADER = ["attribute", "value", "share of best", "share of all won", "over-index", "adjusted p"]
 
 
