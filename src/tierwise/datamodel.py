@@ -207,6 +207,22 @@ SCORE_FIELDS: dict[str, str] = {
 }
 
 
+#: Fields of the matched account (and of the match) that routing rules may read besides the lead's columns.
+ROUTING_FIELDS: dict[str, str] = {
+    "account_id": "string",
+    "account_name": "string",
+    "account_owner_id": "string",
+    "account_industry": "string",
+    "account_employees": "int",
+    "account_score": "float",
+    "account_tier": "string",
+    "account_segment": "string",
+    "match_status": "string",
+    "match_method": "string",
+    "match_confidence": "float",
+}
+
+
 def markdown() -> str:
     """The data-model reference (docs/data-model.md), generated from :data:`TABLES`."""
     from tierwise.io.presets import PRESETS

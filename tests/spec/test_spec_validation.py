@@ -54,7 +54,7 @@ def test_unknown_key_suggests_the_close_one():
 def test_unknown_top_level_key():
     assert problems(DATA + FIT + "tires: []\n") == one_problem(
         "spec.yaml:6: tires: unknown key 'tires' (did you mean 'tiers'?); allowed keys: as_of, data, engagement, "
-        "engine, fit, lookalike, name, propensity, segments, signals, tiers, version"
+        "engine, fit, lookalike, name, propensity, routing, segments, signals, tiers, version"
     )
 
 
@@ -312,3 +312,17 @@ def test_in_on_a_text_column_is_rejected_instead_of_matching_substrings():
             source="spec.yaml",
         )
     assert "needs a multi-valued (list) column, and industry is string" in str(err.value)
+
+
+def test_routing_rules_are_checked():
+    base = DATA + FIT + "routing:\n  rules:\n"
+    default = "  default: {name: nurture, to: queue, target: nurture}\n"
+    assert "'to: pool' needs 'pool'" in problems(base + "    - {name: a, when: \"employees > 5\", to: pool}\n" + default)
+    assert "routing.rules[0].when: unknown column 'account_teir' (did you mean 'account_tier'?)" in problems(
+        base + "    - {name: a, when: \"account_teir == 'A'\", to: queue, target: q}\n" + default)
+    assert "the default route needs 'fallback'" in problems(
+        base + "    - {name: a, when: \"account_tier == 'A'\", to: queue, target: q}\n"
+        "  default: {name: d, to: account_owner}\n")
+    spec = load_spec_text(DATA + FIT + "routing:\n  rules:\n    - {name: a, when: \"account_tier == 'A' and "
+                          "lead_source == 'web'\", to: account_owner, fallback: q}\n" + default).spec
+    assert spec.routing.rules[0].to == "account_owner"

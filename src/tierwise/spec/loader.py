@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tierwise.datamodel import SCORE_FIELDS, TABLES
+from tierwise.datamodel import ROUTING_FIELDS, SCORE_FIELDS, TABLES
 from tierwise.errors import TierwiseError
 from tierwise.spec.expr import ConditionError, parse_condition, referenced_columns
 from tierwise.spec.model import DataSpec, FitCriterion, SourceSpec, Spec
@@ -264,6 +264,17 @@ def _semantic_issues(data: dict[str, Any], conditions: dict[str, Any]) -> list[S
         if isinstance(when, str) and when.strip():
             _check_condition(when, ("segments", "rules", i, "when"), account_types, issues, conditions,
                              allow_scores=True)
+
+    routing = data.get("routing") if isinstance(data.get("routing"), dict) else {}
+    lead_types = {name: c.dtype for name, c in TABLES["leads"].columns.items()} | ROUTING_FIELDS
+    if sources is not None and sources.leads is not None:
+        lead_types.update(sources.leads.attributes)
+    routes = routing.get("rules") if isinstance(routing.get("rules"), list) else []
+    for i, raw in enumerate(routes):
+        when = raw.get("when") if isinstance(raw, dict) else None
+        if isinstance(when, str) and when.strip():
+            _check_condition(when, ("routing", "rules", i, "when"), lead_types, issues, conditions,
+                             allow_scores=False)
     return issues
 
 

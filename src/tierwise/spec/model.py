@@ -391,6 +391,53 @@ class LookalikeSpec(StrictModel):
     )
 
 
+# --------------------------------------------------------------------------- lead routing
+
+
+class RoutingRule(StrictModel):
+    """One routing rule: where a lead goes when ``when`` holds (first match wins)."""
+
+    name: Identifier
+    when: str | None = Field(default=None, description="Condition over lead columns and matched-account fields.")
+    to: Literal["owner", "queue", "account_owner", "pool"] = Field(description="Kind of target.")
+    target: str | None = Field(default=None, description="Rep id (owner), queue name (queue) or pool name (pool).")
+    pool: list[str] | None = Field(default=None, description="pool: the rep ids taking leads in turn.")
+    sla_minutes: int | None = Field(default=None, gt=0, description="First touch due within this many minutes.")
+    fallback: str | None = Field(default=None, description="Queue for leads the target cannot take.")
+
+    @model_validator(mode="after")
+    def _target(self) -> RoutingRule:
+        if self.to in ("owner", "queue") and not self.target:
+            raise ValueError(f"'to: {self.to}' needs 'target': the {'rep id' if self.to == 'owner' else 'queue name'}")
+        if self.to == "pool" and not self.pool:
+            raise ValueError("'to: pool' needs 'pool': the rep ids that take leads in turn")
+        if self.to != "pool" and self.pool:
+            raise ValueError("'pool' only applies to 'to: pool'")
+        return self
+
+
+class RoutingSpec(StrictModel):
+    """Lead routing (seeds 001-002): ordered rules, a required default, SLAs, an audit log."""
+
+    rules: list[RoutingRule] = Field(default_factory=list)
+    default: RoutingRule
+    min_match_score: float = Field(default=85.0, ge=0, le=100, description="Fuzzy company-name match threshold.")
+    out_of_office: list[str] = Field(default_factory=list, description="Rep ids out of office now.")
+    audit_log: str = Field(default="routing/audit.jsonl", description="Audit log file, relative to the spec file.")
+
+    @model_validator(mode="after")
+    def _checks(self) -> RoutingSpec:
+        for i, rule in enumerate(self.rules):
+            if not rule.when:
+                raise ValueError(f"rules[{i}] ('{rule.name}') needs 'when'; only the default has none")
+        if self.default.when:
+            raise ValueError("the default route takes no 'when': it catches every lead no rule matched")
+        if self.default.to != "queue" and not self.default.fallback:
+            raise ValueError("the default route needs 'fallback' (a queue) unless it sends leads to a queue")
+        _check_unique([r.name for r in self.rules] + [self.default.name], "route")
+        return self
+
+
 # --------------------------------------------------------------------------- spec
 
 
@@ -411,6 +458,7 @@ class Spec(StrictModel):
     )
     propensity: PropensitySpec = Field(default_factory=PropensitySpec)
     lookalike: LookalikeSpec = Field(default_factory=LookalikeSpec)
+    routing: RoutingSpec | None = Field(default=None, description="Lead routing; required by `tierwise leads route`.")
 
     @field_validator("tiers")
     @classmethod

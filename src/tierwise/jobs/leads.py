@@ -1,0 +1,200 @@
+"""``tierwise leads route``: match every lead to an account, then route it by the spec's rules.
+
+Accounts are scored as ``tierwise score`` does (so rules can read the matched
+account's tier, segment and score); leads are matched by email domain, website
+and fuzzy company name (:class:`~tierwise.models.matching.LeadAccountMatcher`);
+each rule's condition is compiled and evaluated by the engine; the
+:class:`~tierwise.models.routing.Router` assigns owners, queues and pools and
+writes every decision to the audit log, so a lead sent twice is not assigned
+twice.
+
+Examples
+--------
+>>> from tierwise.jobs.leads import route
+>>> result = route("workspace/spec.yaml", "out/routing")           # doctest: +SKIP
+>>> result.summary["by_rule"]                                      # doctest: +SKIP
+{'tier_a': 12, 'nurture': 388}
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tierwise.compile.conditions import compile_condition
+from tierwise.compile.scoring import compile_scores
+from tierwise.engine import Engine, connect, write_text_atomic
+from tierwise.errors import DataError
+from tierwise.jobs.workspace import Workspace, load_workspace, resolve_as_of, write_json
+from tierwise.models.matching import LeadAccountMatcher
+from tierwise.models.routing import Rep, Route, Router, decisions_frame, sla_breaches
+from tierwise.progress import NULL_PROGRESS, Progress
+from tierwise.spec import expr as E
+from tierwise.spec.loader import SpecFile, format_loc, load_spec
+from tierwise.store.audit import AuditLog
+
+MATCH_COLUMNS = ["lead_id", "account_id", "status", "method", "confidence", "candidates", "reason"]
+
+
+@dataclass
+class RouteResult:
+    out_dir: Path
+    files: dict[str, str]
+    summary: dict[str, Any]
+
+
+def _accounts(engine: Engine, ws: Workspace, spec_file: SpecFile, day: date, progress: Progress) -> pd.DataFrame:
+    """Accounts with what matching and routing read, and their score, tier and segment."""
+    from tierwise.jobs.score import learned_components
+
+    spec = spec_file.spec
+    learned = spec.uses_propensity or spec.lookalike.weight > 0
+    components = learned_components(ws, as_of=day, progress=progress) if learned else None
+    accounts = ws.table("accounts")
+    with progress.step("scoring accounts"):
+        scores = compile_scores(spec_file, accounts, ws.table("activities"), as_of=day, components=components)
+        scores = scores.select("account_id", account_score=scores.score, account_tier=scores.tier,
+                               account_segment=scores.segment)
+        joined = accounts.left_join(scores, "account_id").select(
+            accounts.account_id, accounts["name"], accounts.domain, accounts.website, accounts.owner_id,
+            accounts.employees, accounts.industry, scores.account_score, scores.account_tier, scores.account_segment)
+        return engine.to_arrow(joined.order_by("account_id")).to_pandas()
+
+
+def _reps(ws: Workspace, out_of_office: list[str]) -> dict[str, Rep]:
+    reps = ws.table("reps")
+    if reps is None:
+        return {}
+    rows = ws.engine.to_arrow(reps.select("rep_id", "active", "capacity").order_by("rep_id")).to_pylist()
+    away = set(out_of_office)
+    return {r["rep_id"]: Rep(r["rep_id"], active=r["active"] is not False, out_of_office=r["rep_id"] in away,
+                             cap=r["capacity"]) for r in rows}
+
+
+def _rule_flags(engine: Engine, spec_file: SpecFile, frame: pd.DataFrame) -> pd.DataFrame:
+    """One boolean column per rule (``_rule_<i>``): its condition, compiled and run by the engine."""
+    routing = spec_file.spec.routing
+    assert routing is not None
+    table = engine.register(frame.assign(_pos=np.arange(len(frame))))
+    cols = {}
+    for i, rule in enumerate(routing.rules):
+        node = spec_file.conditions.get(format_loc(("routing", "rules", i, "when"))) or E.parse_condition(rule.when)
+        cols[f"_rule_{i}"] = compile_condition(node, table).fill_null(False)
+    if not cols:
+        return pd.DataFrame(index=frame.index)
+    flags = engine.to_arrow(table.select("_pos", **cols).order_by("_pos")).to_pandas()
+    return flags.drop(columns="_pos").set_index(frame.index)
+
+
+def _routes(spec_file: SpecFile) -> list[Route]:
+    routing = spec_file.spec.routing
+    assert routing is not None
+    routes = []
+    for i, rule in enumerate([*routing.rules, routing.default]):
+        flag = f"_rule_{i}" if rule is not routing.default else None
+        routes.append(Route(
+            rule.name,
+            (lambda lead, c=flag: bool(lead[c])) if flag else None,
+            rule.to, target=rule.target, pool=tuple(rule.pool) if rule.pool else None,
+            sla_minutes=rule.sla_minutes, fallback=rule.fallback, condition=rule.when,
+            when_frame=(lambda df, c=flag: df[c].to_numpy(dtype=bool)) if flag else None,
+            reads=(flag,) if flag else (),
+        ))
+    return routes
+
+
+def route(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | None = None,
+          now: datetime | None = None, engine_url: str | None = None,
+          progress: Progress = NULL_PROGRESS) -> RouteResult:
+    """Match, route and log every lead of the spec's ``leads`` table; write decisions, matches and a summary."""
+    spec_file = spec if isinstance(spec, SpecFile) else load_spec(spec)
+    routing = spec_file.spec.routing
+    if routing is None:
+        raise DataError(f"{spec_file.path}: the spec has no 'routing:' section; add rules and a default "
+                        "(see docs/routing.md)")
+    out = Path(out_dir)
+    # CRM timestamps are loaded without a zone and read as UTC: decisions use naive UTC times too
+    decided_at = (now or datetime.now(UTC))
+    decided_at = decided_at.astimezone(UTC).replace(tzinfo=None) if decided_at.tzinfo else decided_at
+    with connect(engine_url or spec_file.spec.engine) as engine:
+        day = resolve_as_of(spec_file, as_of)
+        learned = spec_file.spec.uses_propensity or spec_file.spec.lookalike.weight > 0
+        tables = ("accounts", "activities", "leads", "reps") + (("opportunities", "transactions") if learned else ())
+        ws = load_workspace(engine, spec_file, tables=tables,
+                            columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
+        if ws.table("leads") is None:
+            raise DataError(f"{spec_file.path}: data.leads is not set; routing needs the leads file")
+        accounts = _accounts(engine, ws, spec_file, day, progress)
+        leads = engine.to_arrow(ws.table("leads").order_by("lead_id")).to_pandas()
+        with progress.step(f"matching {len(leads):,} leads to {len(accounts):,} accounts"):
+            matches = LeadAccountMatcher(min_score=routing.min_match_score).fit(accounts).match(leads)
+        frame = _routing_frame(leads, matches, accounts)
+        flags = _rule_flags(engine, spec_file, frame)
+        reps = _reps(ws, routing.out_of_office)
+        audit = AuditLog(spec_file.resolve(routing.audit_log))
+        with progress.step(f"routing {len(frame):,} leads"):
+            router = Router(_routes(spec_file), reps, state=audit.state)
+            decisions = router.route(pd.concat([frame, flags], axis=1), now=decided_at, audit=audit)
+        table = decisions_frame(decisions)
+        files = {
+            "decisions_parquet": str(engine.write(engine.register(table), out / "decisions.parquet", "parquet")),
+            "decisions_csv": str(engine.write(engine.register(table), out / "decisions.csv", "csv")),
+        }
+        files.update({f"quarantine_{k}": v for k, v in ws.write_quarantine(out).items()})
+        inputs = {name: {k: load.summary()[k] for k in ("read", "loaded", "quarantined")}
+                  for name, load in ws.loads.items()}
+    files["matches"] = str(write_text_atomic(out / "matches.csv", matches[MATCH_COLUMNS].to_csv(
+        index=False, lineterminator="\n")))
+    breaches = sla_breaches(decisions, None, decided_at)
+    fresh = [d for d in decisions if not d.replay]
+    summary = {
+        "as_of": day.isoformat(), "decided_at": decided_at.isoformat(), "leads": len(decisions),
+        "routed": len(fresh), "replayed": len(decisions) - len(fresh),
+        "by_rule": dict(sorted(Counter(d.rule for d in fresh).items())),
+        "by_target": dict(sorted(Counter(f"{d.target_kind}:{d.target}" for d in fresh).items())),
+        "fallbacks": dict(sorted(Counter(d.fallback_used for d in fresh if d.fallback_used).items())),
+        "matches": dict(sorted(Counter(matches["status"]).items())),
+        "sla_breaches": len(breaches),
+        "audit_log": str(audit.path), "inputs": inputs,
+    }
+    files["summary"] = str(write_json(out / "summary.json", summary))
+    return RouteResult(out, files, summary)
+
+
+def _routing_frame(leads: pd.DataFrame, matches: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Each lead's own columns plus the matched account's fields (``account_*``) and the match's."""
+    acc = accounts.set_index("account_id")
+    matched = matches["account_id"]
+    fields = pd.DataFrame({
+        "account_id": matched.to_numpy(dtype=object),
+        "account_name": acc["name"].reindex(matched).to_numpy(dtype=object),
+        "account_owner_id": acc["owner_id"].reindex(matched).to_numpy(dtype=object),
+        "account_industry": acc["industry"].reindex(matched).to_numpy(dtype=object),
+        "account_employees": acc["employees"].reindex(matched).to_numpy(dtype="float64"),
+        "account_score": acc["account_score"].reindex(matched).to_numpy(dtype="float64"),
+        "account_tier": acc["account_tier"].reindex(matched).to_numpy(dtype=object),
+        "account_segment": acc["account_segment"].reindex(matched).to_numpy(dtype=object),
+        "match_status": matches["status"].to_numpy(dtype=object),
+        "match_method": matches["method"].to_numpy(dtype=object),
+        "match_confidence": matches["confidence"].to_numpy(dtype="float64"),
+    }, index=leads.index)
+    own = leads.drop(columns=[c for c in fields.columns if c in leads.columns])
+    return pd.concat([own, fields], axis=1)
+
+
+def parse_now(value: str | None) -> datetime | None:
+    """``--now 2026-11-01T09:30`` (UTC when no offset is given)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise DataError(f"--now must be an ISO date-time like 2026-11-01T09:30, got {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
