@@ -339,7 +339,8 @@ def print_score_summary(summary: dict[str, Any], top: list[dict[str, Any]]) -> N
 
 
 def _register_groups() -> None:
-    from tierwise.cli.learn import icp_app, leads_app, model_app
+    from tierwise.cli.leads import leads_app
+    from tierwise.cli.learn import icp_app, model_app
 
     app.add_typer(icp_app, name="icp")
     app.add_typer(model_app, name="model")
