@@ -169,18 +169,22 @@ def model_train(
     print_training(result)
 
 
+def _print_capture_and_leakage(metrics: dict[str, Any], findings: list[dict[str, Any]], *, unit: str) -> None:
+    cap = metrics.get("top_tiers_capture") or {}
+    if cap:
+        console.print(f"top two tiers: {100 * cap['share_of_records']:.0f}% of {unit}, "
+                      f"{100 * cap['share_of_wins']:.0f}% of wins")
+    for f in findings:
+        console.print(f"leakage guard: {f['column']} — {f['action']}: {f['reason']}", highlight=False)
+
+
 def print_training(result: Any) -> None:
     m, meta = result.metrics, result.metadata
     console.rule("[bold]propensity model")
     console.print(f"trained on {meta['deals']:,} deals ({meta['won']:,} won), "
                   f"{len(meta['features'])} features; time-based holdout of {meta['holdout']['deals']:,} deals: "
                   f"AUC {m['auc']:.3f}, PR-AUC {m['pr_auc']:.3f} (base rate {100 * m['base_rate']:.1f}%)")
-    cap = m.get("top_tiers_capture") or {}
-    if cap:
-        console.print(f"top two tiers: {100 * cap['share_of_records']:.0f}% of deals, "
-                      f"{100 * cap['share_of_wins']:.0f}% of wins")
-    for f in meta.get("leakage", []):
-        console.print(f"leakage guard: {f['column']} — {f['action']}: {f['reason']}", highlight=False)
+    _print_capture_and_leakage(m, meta.get("leakage", []), unit="deals")
     console.print(f"model and report: [bold]{result.model_dir}[/]")
 
 
@@ -235,11 +239,6 @@ def model_evaluate(
     s = result["summary"]
     console.print(f"{s['records']:,} records, {s['won']:,} won; {folds}-fold cross-validated AUC "
                   f"[bold]{s['auc']:.3f}[/], PR-AUC {s['pr_auc']:.3f}")
-    cap = s.get("top_tiers_capture") or {}
-    if cap:
-        console.print(f"top two tiers: {100 * cap['share_of_records']:.0f}% of records, "
-                      f"{100 * cap['share_of_wins']:.0f}% of wins")
-    for f in s.get("leakage", []):
-        console.print(f"leakage guard: {f['column']} — {f['action']}: {f['reason']}", highlight=False)
+    _print_capture_and_leakage(s, s.get("leakage", []), unit="records")
     console.print(f"report: [bold]{result['files']['report']}[/]; summary: {result['files']['summary']}")
 
