@@ -122,6 +122,7 @@ TABLES: dict[str, TableDef] = {
             C("website", "string", "Company website as entered."),
             C("title", "string", "Job title."),
             C("seniority", "string", "Seniority level."),
+            C("persona", "string", "Buying-committee persona, when known (else derived from the title)."),
             C("country", "string", "Country."),
             C("employees", "int", "Company size as entered.", min_value=0),
             C("industry", "string", "Industry as entered."),
@@ -167,6 +168,20 @@ TABLES: dict[str, TableDef] = {
         ],
         {"account_id": "accounts"},
     ),
+    "lead_activities": _table(
+        "lead_activities",
+        "Time-stamped events of leads (form fills, page visits, email replies) from marketing automation.",
+        "activity_id",
+        [
+            C("activity_id", "string", "Event key (optional; checked for duplicates when present)."),
+            C("lead_id", "string", "Lead who acted.", required=True),
+            C("event_type", "string", "Event type, stored lower case (demo_request, pricing_page_visit, ...).",
+              required=True, lower=True),
+            C("occurred_at", "timestamp", "When it happened.", required=True),
+            C("source", "string", "Where the event came from."),
+            C("detail", "string", "Free text: page, form, subject."),
+        ],
+    ),
     "transactions": _table(
         "transactions",
         "Customer purchases, renewals and expansions (negative amounts are returns or credits).",
@@ -207,6 +222,17 @@ SCORE_FIELDS: dict[str, str] = {
 }
 
 
+#: Fields computed by lead scoring that contact segments and routing rules may read.
+LEAD_SCORE_FIELDS: dict[str, str] = {
+    "fit_points": "float",
+    "behaviour_points": "float",
+    "negative_points": "float",
+    "days_since_activity": "int",
+    "lead_score": "float",
+    "is_mql": "bool",
+    "persona": "string",
+}
+
 #: Fields of the matched account (and of the match) that routing rules may read besides the lead's columns.
 ROUTING_FIELDS: dict[str, str] = {
     "account_id": "string",
@@ -220,7 +246,8 @@ ROUTING_FIELDS: dict[str, str] = {
     "match_status": "string",
     "match_method": "string",
     "match_confidence": "float",
-}
+    "lead_segment": "string",
+} | LEAD_SCORE_FIELDS
 
 
 def markdown() -> str:
@@ -232,7 +259,7 @@ def markdown() -> str:
         "",
         "Generated from `tierwise.datamodel` by `python -m tierwise.datamodel` — do not edit by hand.",
         "",
-        "tierwise reads up to seven canonical tables. Only `accounts` is required for scoring. Each",
+        "tierwise reads up to eight canonical tables. Only `accounts` is required for scoring. Each",
         "table comes from a CSV or Parquet file named under `data:` in the spec; column names are",
         "mapped from the file by the table's `preset` (`canonical`, `salesforce`, `hubspot`) and",
         "`columns:` overrides, matching headers case-insensitively. Columns a file lacks are loaded as",

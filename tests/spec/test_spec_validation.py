@@ -54,7 +54,7 @@ def test_unknown_key_suggests_the_close_one():
 def test_unknown_top_level_key():
     assert problems(DATA + FIT + "tires: []\n") == one_problem(
         "spec.yaml:6: tires: unknown key 'tires' (did you mean 'tiers'?); allowed keys: as_of, data, engagement, "
-        "engine, fit, lookalike, name, propensity, routing, segments, signals, tiers, version"
+        "engine, fit, lead_scoring, lookalike, name, propensity, routing, segments, signals, tiers, version"
     )
 
 
@@ -108,7 +108,7 @@ fit:
       points: 10
 """
     assert problems(text) == one_problem(
-        "spec.yaml:5: fit.criteria[0]: a fit criterion needs exactly one of bands, values, in, share_of, "
+        "spec.yaml:5: fit.criteria[0]: a fit criterion needs exactly one of bands, values, in, contains, share_of, "
         "at_least, at_most, when (got at_least, at_most)"
     )
 

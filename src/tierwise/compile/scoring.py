@@ -88,6 +88,11 @@ def fit_points(crit: FitCriterion, t: ir.Table, conditions: dict) -> tuple[ir.Fl
         else:
             hit = v.isin([float(x) for x in crit.in_ or []])
         return ibis.ifelse(hit, pts, zero).fill_null(0.0), shown
+    if crit.matcher == "contains":
+        text = v.cast("string").lower()
+        best_first = sorted((crit.contains or {}).items(), key=lambda kv: -kv[1])
+        cases = [(text.re_search(whole_word(k)), _double(p)) for k, p in best_first]
+        return ibis.cases(*cases, else_=zero).fill_null(0.0), shown
     if crit.matcher == "share_of":
         items = [str(x).strip().lower() for x in crit.share_of or []]
         matched = v.filter(lambda x: x.isin(items))
@@ -160,8 +165,14 @@ def _type_points(etype: ir.StringValue, decay: ir.FloatingValue, rules: dict) ->
     return ibis.cases(*branches, else_=0.0)
 
 
-def event_features(activities: ir.Table, keys: set[FeatureKey], as_of: date) -> ir.Table:
-    """Per account: the ``event_count`` / ``days_since`` values segment rules ask for."""
+def whole_word(keyword: str) -> str:
+    """A regular expression (RE2 and POSIX alike) finding ``keyword`` as whole words in lower-case text."""
+    escaped = "".join("\\" + ch if ch in ".^$*+?()[]{}|\\" else ch for ch in keyword.strip().lower())
+    return rf"(^|[^a-z0-9]){escaped}($|[^a-z0-9])"
+
+
+def event_features(activities: ir.Table, keys: set[FeatureKey], as_of: date, *, by: str = "account_id") -> ir.Table:
+    """Per account (or per person, ``by``): the ``event_count`` / ``days_since`` values rules ask for."""
     a = activities
     age = ibis.literal(as_of).delta(a.occurred_at.date(), unit="day")
     a = a.filter(age >= 0).mutate(_type=a.event_type, _age=age)
@@ -172,7 +183,7 @@ def event_features(activities: ir.Table, keys: set[FeatureKey], as_of: date) -> 
             metrics[feature_column(key)] = ((a._type == t) & (a._age <= days)).cast("int64").sum()
         else:
             metrics[feature_column(key)] = ibis.ifelse(a._type == t, a._age, ibis.null().cast("int64")).min()
-    return a.group_by("account_id").aggregate(**metrics)
+    return a.group_by(by).aggregate(**metrics)
 
 
 def _category(spec: Spec, name: str, t: ir.Table) -> tuple[ir.FloatingValue, ir.FloatingValue, list[Contribution]]:

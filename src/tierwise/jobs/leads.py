@@ -29,6 +29,7 @@ import pandas as pd
 
 from tierwise.compile.conditions import compile_condition
 from tierwise.compile.scoring import compile_scores
+from tierwise.datamodel import LEAD_SCORE_FIELDS
 from tierwise.engine import Engine, connect, write_text_atomic
 from tierwise.errors import DataError
 from tierwise.jobs.workspace import Workspace, load_workspace, resolve_as_of, write_json
@@ -125,13 +126,14 @@ def route(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
     with connect(engine_url or spec_file.spec.engine) as engine:
         day = resolve_as_of(spec_file, as_of)
         learned = spec_file.spec.uses_propensity or spec_file.spec.lookalike.weight > 0
-        tables = ("accounts", "activities", "leads", "reps") + (("opportunities", "transactions") if learned else ())
+        tables = ("accounts", "activities", "leads", "lead_activities", "reps") + (
+            ("opportunities", "transactions") if learned else ())
         ws = load_workspace(engine, spec_file, tables=tables,
                             columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
         if ws.table("leads") is None:
             raise DataError(f"{spec_file.path}: data.leads is not set; routing needs the leads file")
         accounts = _accounts(engine, ws, spec_file, day, progress)
-        leads = engine.to_arrow(ws.table("leads").order_by("lead_id")).to_pandas()
+        leads = engine.to_arrow(_scored_leads(ws, day).order_by("lead_id")).to_pandas()
         with progress.step(f"matching {len(leads):,} leads to {len(accounts):,} accounts"):
             matches = LeadAccountMatcher(min_score=routing.min_match_score).fit(accounts).match(leads)
         frame = _routing_frame(leads, matches, accounts)
@@ -165,6 +167,20 @@ def route(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
     }
     files["summary"] = str(write_json(out / "summary.json", summary))
     return RouteResult(out, files, summary)
+
+
+def _scored_leads(ws: Workspace, day: date):
+    """The leads table, with the lead-scoring fields routing rules may read when the spec scores leads."""
+    from tierwise.jobs.lead_scores import lead_scores
+
+    leads = ws.table("leads")
+    scores = lead_scores(ws, day) if ws.spec_file.spec.lead_scoring is not None else None
+    if scores is None:
+        return leads
+    fields = [*LEAD_SCORE_FIELDS, "lead_segment"]  # persona: the stored one, else derived from the title
+    picked = scores.select("lead_id", *fields)
+    own = [c for c in leads.columns if c not in fields]
+    return leads.left_join(picked, "lead_id").select(*[leads[c] for c in own], *[picked[f] for f in fields])
 
 
 def _routing_frame(leads: pd.DataFrame, matches: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from tierwise.progress import NULL_PROGRESS, Progress
 from tierwise.spec.loader import SpecFile
 
 #: Tables loaded after accounts, in dependency order.
-LOAD_ORDER = ("accounts", "reps", "contacts", "leads", "opportunities", "activities", "transactions")
+LOAD_ORDER = ("accounts", "reps", "contacts", "leads", "opportunities", "activities", "lead_activities", "transactions")
 
 
 @dataclass

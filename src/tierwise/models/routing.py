@@ -861,4 +861,8 @@ def decisions_frame(decisions: Sequence[Decision]) -> pd.DataFrame:
     >>> decisions_frame([d])[["lead_id", "target", "replay"]].to_dict("records")
     [{'lead_id': 'L1', 'target': 'nurture', 'replay': False}]
     """
-    return pd.DataFrame(list(decisions), columns=list(Decision._fields))
+    frame = pd.DataFrame(list(decisions), columns=list(Decision._fields))
+    # typed even when a column is all empty (no SLA, no fallback), so engines can store it
+    return frame.astype({"lead_id": "string", "rule": "string", "why": "string", "target_kind": "string",
+                         "target": "string", "idempotency_key": "string", "fallback_used": "string",
+                         "replay": "bool"}).assign(sla_due=lambda f: pd.to_datetime(f["sla_due"]))

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tierwise.datamodel import ROUTING_FIELDS, SCORE_FIELDS, TABLES
+from tierwise.datamodel import LEAD_SCORE_FIELDS, ROUTING_FIELDS, SCORE_FIELDS, TABLES
 from tierwise.errors import TierwiseError
 from tierwise.spec.expr import ConditionError, parse_condition, referenced_columns
 from tierwise.spec.model import DataSpec, FitCriterion, SourceSpec, Spec
@@ -265,17 +265,74 @@ def _semantic_issues(data: dict[str, Any], conditions: dict[str, Any]) -> list[S
             _check_condition(when, ("segments", "rules", i, "when"), account_types, issues, conditions,
                              allow_scores=True)
 
-    routing = data.get("routing") if isinstance(data.get("routing"), dict) else {}
-    lead_types = {name: c.dtype for name, c in TABLES["leads"].columns.items()} | ROUTING_FIELDS
+    person_types = {name: c.dtype for name, c in TABLES["leads"].columns.items()}
     if sources is not None and sources.leads is not None:
-        lead_types.update(sources.leads.attributes)
+        person_types.update(sources.leads.attributes)
+    scored = isinstance(data.get("lead_scoring"), dict)
+    if scored:
+        _check_lead_scoring(data["lead_scoring"], person_types, issues, conditions)
+
+    routing = data.get("routing") if isinstance(data.get("routing"), dict) else {}
+    lead_types = person_types | ROUTING_FIELDS
     routes = routing.get("rules") if isinstance(routing.get("rules"), list) else []
     for i, raw in enumerate(routes):
         when = raw.get("when") if isinstance(raw, dict) else None
         if isinstance(when, str) and when.strip():
-            _check_condition(when, ("routing", "rules", i, "when"), lead_types, issues, conditions,
-                             allow_scores=False)
+            loc = ("routing", "rules", i, "when")
+            reads = _lead_score_reads(when)
+            if reads and not scored:
+                issues.append(SpecIssue(loc, f"reads {', '.join(reads)}, which needs a 'lead_scoring:' section "
+                                             "(see docs/lead-scoring.md)"))
+                continue
+            _check_condition(when, loc, lead_types, issues, conditions, allow_scores=False)
     return issues
+
+
+def _lead_score_reads(text: str) -> list[str]:
+    try:
+        node = parse_condition(text)
+    except ConditionError:
+        return []
+    return sorted((referenced_columns(node) & set(LEAD_SCORE_FIELDS) - set(TABLES["leads"].columns))
+                  | ({"lead_segment"} & referenced_columns(node)))
+
+
+def _check_lead_scoring(section: dict[str, Any], person_types: dict[str, str], issues: list[SpecIssue],
+                        conditions: dict[str, Any]) -> None:
+    """Fit and behaviour criteria read person columns; penalties and segments may read lead scores too."""
+    loc: Loc = ("lead_scoring",)
+    criteria = section.get("fit") if isinstance(section.get("fit"), list) else []
+    for i, raw in enumerate(criteria):
+        crit = _try(FitCriterion, raw)
+        if crit is not None:
+            _check_criterion(crit, (*loc, "fit", i), person_types, issues, conditions)
+    groups = section.get("behaviour") if isinstance(section.get("behaviour"), list) else []
+    for g, group in enumerate(groups):
+        crits = group.get("criteria") if isinstance(group, dict) and isinstance(group.get("criteria"), list) else []
+        for i, raw in enumerate(crits):
+            crit = _try(FitCriterion, raw)
+            if crit is not None:
+                _check_criterion(crit, (*loc, "behaviour", g, "criteria", i), person_types, issues, conditions)
+    negatives = section.get("negatives") if isinstance(section.get("negatives"), dict) else {}
+    size = negatives.get("wrong_size") if isinstance(negatives.get("wrong_size"), dict) else {}
+    field = size.get("field", "employees")
+    if isinstance(field, str) and person_types.get(field) not in _NUMERIC:
+        issues.append(SpecIssue((*loc, "negatives", "wrong_size", "field"),
+                                _unknown_column(field, person_types) if field not in person_types
+                                else f"'{field}' is {person_types[field]}; wrong_size needs a number"))
+    rules = negatives.get("rules") if isinstance(negatives.get("rules"), list) else []
+    for i, raw in enumerate(rules):
+        when = raw.get("when") if isinstance(raw, dict) else None
+        if isinstance(when, str) and when.strip():
+            _check_condition(when, (*loc, "negatives", "rules", i, "when"), person_types, issues, conditions,
+                             allow_scores=False)
+    segments = section.get("segments") if isinstance(section.get("segments"), dict) else {}
+    seg_rules = segments.get("rules") if isinstance(segments.get("rules"), list) else []
+    for i, raw in enumerate(seg_rules):
+        when = raw.get("when") if isinstance(raw, dict) else None
+        if isinstance(when, str) and when.strip():
+            _check_condition(when, (*loc, "segments", "rules", i, "when"), person_types | LEAD_SCORE_FIELDS,
+                             issues, conditions, allow_scores=False)
 
 
 def _try(model: type[BaseModel], raw: Any) -> Any:
@@ -320,6 +377,7 @@ def _check_criterion(crit: FitCriterion, loc: Loc, account_types: dict[str, str]
 _MATCHER_TYPES = {
     "bands": _NUMERIC, "at_least": _NUMERIC, "at_most": _NUMERIC, "share_of": {"list"},
     "values": {"string", "domain", "email", "bool", "int"}, "in": {"string", "domain", "email", "int"},
+    "contains": {"string"},
 }
 
 

@@ -93,6 +93,7 @@ class DataSpec(StrictModel):
     leads: SourceSpec | None = None
     opportunities: SourceSpec | None = None
     activities: SourceSpec | None = None
+    lead_activities: SourceSpec | None = None
     transactions: SourceSpec | None = None
     reps: SourceSpec | None = None
 
@@ -126,6 +127,8 @@ class FitCriterion(StrictModel):
       * ``bands``: numeric bands, first matching band's points;
       * ``values``: categorical value -> points (case-insensitive);
       * ``in``: full points when the value is one of a list (case-insensitive);
+      * ``contains``: keyword -> points for free text such as job titles: the
+        best keyword found as a whole word (case-insensitive) counts;
       * ``share_of``: points times the share of the list present in a
         multi-valued field (tech stack), full at ``full_at`` items;
       * ``at_least`` / ``at_most``: full points past a threshold;
@@ -140,6 +143,9 @@ class FitCriterion(StrictModel):
     bands: list[Band] | None = None
     values: dict[str, float] | None = None
     in_: list[str] | None = Field(default=None, alias="in")
+    contains: dict[str, float] | None = Field(
+        default=None, description="Keyword -> points, matched as whole words in free text (job titles)."
+    )
     share_of: list[str] | None = None
     full_at: int | None = Field(default=None, ge=1, description="share_of: items needed for full points.")
     at_least: float | None = None
@@ -148,7 +154,7 @@ class FitCriterion(StrictModel):
 
     @property
     def matcher(self) -> str:
-        for key in ("bands", "values", "in_", "share_of", "at_least", "at_most", "when"):
+        for key in ("bands", "values", "in_", "contains", "share_of", "at_least", "at_most", "when"):
             if getattr(self, key) is not None:
                 return key.rstrip("_")
         raise AssertionError("validated criterion has a matcher")
@@ -161,18 +167,20 @@ class FitCriterion(StrictModel):
             return max(b.points for b in self.bands)
         if self.values:
             return max(self.values.values())
+        if self.contains:
+            return max(self.contains.values())
         raise AssertionError("validated criterion has points")
 
     @model_validator(mode="after")
     def _one_matcher(self) -> FitCriterion:
         given = [
             k
-            for k in ("bands", "values", "in", "share_of", "at_least", "at_most", "when")
+            for k in ("bands", "values", "in", "contains", "share_of", "at_least", "at_most", "when")
             if getattr(self, "in_" if k == "in" else k) is not None
         ]
         if len(given) != 1:
             raise ValueError(
-                "a fit criterion needs exactly one of bands, values, in, share_of, at_least, at_most, when"
+                "a fit criterion needs exactly one of bands, values, in, contains, share_of, at_least, at_most, when"
                 + (f" (got {', '.join(given)})" if given else "")
             )
         kind = given[0]
@@ -184,6 +192,13 @@ class FitCriterion(StrictModel):
             raise ValueError("'bands' must list at least one band")
         if kind == "values" and not self.values:
             raise ValueError("'values' must map at least one value to points")
+        if kind == "contains":
+            if not self.contains:
+                raise ValueError("'contains' must map at least one keyword to points")
+            if any(v < 0 for v in self.contains.values()):
+                raise ValueError("contains points must be >= 0")
+            if any(not k.strip() for k in self.contains):
+                raise ValueError("contains keywords must not be empty")
         if self.full_at is not None and kind != "share_of":
             raise ValueError("'full_at' only applies to 'share_of'")
         if kind == "share_of" and self.full_at is not None and self.full_at > len(self.share_of or []):
@@ -194,6 +209,8 @@ class FitCriterion(StrictModel):
                 if self.bands
                 else max(self.values.values())
                 if self.values
+                else max(self.contains.values())
+                if self.contains
                 else None
             )
             if best is not None and best > self.points:
@@ -391,6 +408,165 @@ class LookalikeSpec(StrictModel):
     )
 
 
+
+# --------------------------------------------------------------------------- lead scoring
+
+#: Free-mail domains: a lead writing from one is a person, not yet a company (seed 003: -15).
+PERSONAL_EMAIL_DOMAINS = (
+    "126.com", "163.com", "aol.com", "comcast.net", "gmail.com", "gmx.com", "gmx.de", "gmx.net", "googlemail.com",
+    "hotmail.co.uk", "hotmail.com", "hotmail.fr", "icloud.com", "live.com", "mac.com", "mail.com", "mail.ru", "me.com",
+    "msn.com", "outlook.com", "proton.me", "protonmail.com", "qq.com", "web.de", "yahoo.co.uk", "yahoo.com",
+    "yahoo.fr", "yandex.ru", "zoho.com",
+)
+
+
+class LeadEventRule(StrictModel):
+    """Points for each event of one type a person did within the window."""
+
+    points: float = Field(description="Points per event; negative for events that lower the score (unsubscribe).")
+    cap: float | None = Field(default=None, gt=0, description="Most points this type can add.")
+    window_days: int | None = Field(default=None, ge=0, description="Overrides the section's window for this type.")
+
+
+class BehaviourGroup(StrictModel):
+    """A group of behaviours (high intent, content, email, events) with a cap on what it can add."""
+
+    name: Identifier
+    cap: float | None = Field(default=None, gt=0, description="Most points the group can add.")
+    events: dict[str, LeadEventRule] = Field(default_factory=dict, description="Event type -> points per event.")
+    criteria: list[FitCriterion] = Field(
+        default_factory=list,
+        description="Behaviour already summed in a column (visits, time on site): points like fit criteria.",
+    )
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _coerce_event_rules(value)
+
+    @field_validator("events")
+    @classmethod
+    def _names(cls, events: dict[str, LeadEventRule]) -> dict[str, LeadEventRule]:
+        for name in events:
+            if name != name.strip().lower() or not name:
+                raise ValueError(f"event type '{name}' must be lower case without surrounding spaces")
+        return events
+
+    @model_validator(mode="after")
+    def _something(self) -> BehaviourGroup:
+        if not self.events and not self.criteria:
+            raise ValueError(f"behaviour group '{self.name}' needs 'events' or 'criteria'")
+        return self
+
+
+class DomainPenalty(StrictModel):
+    points: float = Field(le=0, description="Points added (negative) when the email domain is listed.")
+    domains: list[str] = Field(default_factory=list, description="Email domains, lower case (acme.com).")
+
+    @field_validator("domains")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return sorted({d.strip().lower().removeprefix("@") for d in value if d.strip()})
+
+
+class SizePenalty(StrictModel):
+    """Company size outside ``[min, max)``; an unknown size is not penalised."""
+
+    points: float = Field(default=-20.0, le=0)
+    field: str = Field(default="employees", description="Numeric lead column holding company size.")
+    min: float | None = Field(default=None, ge=0, description="Smallest size you sell to (inclusive).")
+    max: float | None = Field(default=None, gt=0, description="Size from which a company is too big (exclusive).")
+
+
+class PenaltyRule(StrictModel):
+    name: Identifier
+    when: str = Field(description="Condition over the person's columns.")
+    points: float = Field(lt=0)
+
+
+class NegativesSpec(StrictModel):
+    """Negative scoring that keeps junk out of the pipeline (seed 003 defaults)."""
+
+    competitor: DomainPenalty = Field(default_factory=lambda: DomainPenalty(points=-50))
+    personal_email: DomainPenalty = Field(
+        default_factory=lambda: DomainPenalty(points=-15, domains=list(PERSONAL_EMAIL_DOMAINS)))
+    wrong_size: SizePenalty = Field(default_factory=SizePenalty)
+    rules: list[PenaltyRule] = Field(default_factory=list, description="More penalties as conditions.")
+
+
+class DecaySpec(StrictModel):
+    """Score decay for people with no new activity (seed 003: 25% a month)."""
+
+    monthly_rate: float = Field(default=0.25, ge=0, lt=1, description="Share of the score lost per idle month.")
+    month_days: int = Field(default=30, gt=0, description="Days in a decay month.")
+    applies_to: Literal["total", "behaviour"] = Field(
+        default="total", description="Decay the whole score (stale leads leave the MQL queue) or behaviour only.")
+
+
+class MqlSpec(StrictModel):
+    """The MQL threshold: fixed points, or the score that keeps the top share of scored leads."""
+
+    threshold: float | None = Field(default=None, ge=0, description="Fixed MQL threshold in points.")
+    top_share: float | None = Field(default=None, gt=0, lt=1, description="Share of leads that are MQL (0.2).")
+
+    @model_validator(mode="after")
+    def _one(self) -> MqlSpec:
+        if self.threshold is not None and self.top_share is not None:
+            raise ValueError("give 'threshold' or 'top_share', not both")
+        if self.threshold is None and self.top_share is None:
+            self.top_share = 0.2
+        return self
+
+
+class LeadScoringSpec(StrictModel):
+    """Lead and contact scoring (seed 003): fit + behaviour + negatives, capped, decayed; MQL; segments."""
+
+    fit: list[FitCriterion] = Field(default_factory=list, description="Title, seniority, persona, size, industry.")
+    behaviour: list[BehaviourGroup] = Field(default_factory=list)
+    window_days: int = Field(default=180, ge=0, description="Events older than this are not scored.")
+    negatives: NegativesSpec = Field(default_factory=NegativesSpec)
+    total_cap: float = Field(default=100.0, gt=0, description="Scores are clipped to [0, total_cap].")
+    decay: DecaySpec = Field(default_factory=DecaySpec)
+    mql: MqlSpec = Field(default_factory=MqlSpec)
+    personas: dict[Identifier, list[str]] = Field(
+        default_factory=dict,
+        description="Persona -> title keywords (whole words, case-insensitive), for people without a persona.")
+    committee: list[str] = Field(
+        default_factory=list, description="Buying-committee personas each account should have (roll-up coverage).")
+
+    @field_validator("committee")
+    @classmethod
+    def _committee(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(v.strip().lower() for v in value if v.strip()))
+    segments: SegmentsSpec = Field(
+        default_factory=lambda: SegmentsSpec(default=SegmentRule(name="nurture", motion="marketing nurture")),
+        description="Behaviour-based contact segments; conditions may use event_count('type', days).")
+
+    @field_validator("fit")
+    @classmethod
+    def _unique_fit(cls, criteria: list[FitCriterion]) -> list[FitCriterion]:
+        _check_unique([c.name for c in criteria], "criterion")
+        return criteria
+
+    @model_validator(mode="after")
+    def _checks(self) -> LeadScoringSpec:
+        _check_unique([g.name for g in self.behaviour], "behaviour group")
+        seen: dict[str, str] = {}
+        for group in self.behaviour:
+            for etype in group.events:
+                if etype in seen:
+                    raise ValueError(f"event type '{etype}' is in behaviour groups '{seen[etype]}' and '{group.name}'")
+                seen[etype] = group.name
+        _check_unique([c.name for c in self.fit] + [c.name for g in self.behaviour for c in g.criteria], "criterion")
+        size = self.negatives.wrong_size
+        if size.min is not None and size.max is not None and size.min >= size.max:
+            raise ValueError(f"negatives.wrong_size: min ({size.min:g}) must be below max ({size.max:g})")
+        return self
+
+    def event_rules(self) -> dict[str, tuple[BehaviourGroup, LeadEventRule]]:
+        """Every scored event type -> its group and rule."""
+        return {etype: (g, rule) for g in self.behaviour for etype, rule in g.events.items()}
+
 # --------------------------------------------------------------------------- lead routing
 
 
@@ -458,6 +634,8 @@ class Spec(StrictModel):
     )
     propensity: PropensitySpec = Field(default_factory=PropensitySpec)
     lookalike: LookalikeSpec = Field(default_factory=LookalikeSpec)
+    lead_scoring: LeadScoringSpec | None = Field(
+        default=None, description="Lead and contact scoring; used by `tierwise leads score` and routing.")
     routing: RoutingSpec | None = Field(default=None, description="Lead routing; required by `tierwise leads route`.")
 
     @field_validator("tiers")
