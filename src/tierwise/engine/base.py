@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -124,6 +125,20 @@ class Engine(ABC):
                 sql = None
             raise EngineError(f"{self.scheme} engine failed: {exc}", sql) from exc
 
+    # -- prepared queries (the API: one compiled expression, many small inputs) ----
+    def prepare(self, expr: ir.Table) -> PreparedQuery:
+        """Compile an expression over placeholder tables (``ibis.table(schema, name=...)``) once.
+
+        :meth:`run_prepared` then runs it on in-memory inputs named like the
+        placeholders: a single record is scored by the very SQL a batch runs.
+        """
+        placeholders = tuple(sorted({op.name for op in expr.op().find(ops.UnboundTable)}))
+        return PreparedQuery(self.sql(expr), placeholders)
+
+    def run_prepared(self, query: PreparedQuery, inputs: dict[str, pa.Table]) -> pa.Table:
+        raise NotImplementedError(f"the {self.scheme} engine cannot run prepared queries on in-memory inputs; "
+                                  "serve the API on duckdb://")
+
     # -- writing ----------------------------------------------------------------
     @abstractmethod
     def _write_parquet(self, expr: ir.Table, path: Path) -> None: ...
@@ -141,6 +156,14 @@ class Engine(ABC):
     def _name(self, prefix: str) -> str:
         self._counter += 1
         return f"_tw_{prefix}_{os.getpid()}_{self._counter}"
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    """SQL compiled from an expression over placeholder tables, and the placeholders' names."""
+
+    sql: str
+    inputs: tuple[str, ...]
 
 
 @contextmanager

@@ -17,8 +17,9 @@ from urllib.parse import parse_qsl, urlsplit
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import pyarrow as pa
 
-from tierwise.engine.base import ROW_COLUMN, Engine, RawTable, RejectedLine
+from tierwise.engine.base import ROW_COLUMN, Engine, PreparedQuery, RawTable, RejectedLine
 from tierwise.errors import DataError
 
 #: More malformed lines than this and the file is treated as not a CSV of the expected shape.
@@ -139,6 +140,22 @@ class DuckDBEngine(Engine):
             f"FROM read_parquet({_quote(str(path))}, file_row_number = true)"
         )
         return RawTable(table, Path(path), [])
+
+    def run_prepared(self, query: PreparedQuery, inputs: dict[str, pa.Table]) -> pa.Table:
+        missing = sorted(set(query.inputs) - set(inputs))
+        if missing:
+            raise ValueError(f"prepared query needs inputs {', '.join(missing)}")
+        try:
+            for name in query.inputs:
+                self._raw.register(name, inputs[name])
+            return self._raw.execute(query.sql).fetch_arrow_table()
+        except Exception as exc:
+            from tierwise.errors import EngineError
+
+            raise EngineError(f"{self.scheme} engine failed: {exc}", query.sql) from exc
+        finally:
+            for name in query.inputs:
+                self._raw.unregister(name)
 
     def distinct_items(self, items: ir.ArrayValue) -> ir.ArrayValue:
         return _list_distinct(items.cast("array<string>"))

@@ -160,30 +160,9 @@ def load_table(
         skipped = sorted(c for c in mapping if c not in keep)
         mapping = {c: src for c, src in mapping.items() if c in keep}
 
-    typed: dict[str, ir.Value] = {}
-    checks: list[Check] = []
-    types: dict[str, str] = {c: d.dtype for c, d in table.columns.items()}
-    types.update(source.attributes)
     t = raw.table
-    for canonical, src in mapping.items():
-        value, parse_check = _typed(t[src], types[canonical], canonical, src, source, engine)
-        if canonical in table.columns and table.columns[canonical].lower:
-            value = value.lower()
-        typed[canonical] = value
-        if parse_check is not None:
-            checks.append(parse_check)
-        col = table.columns.get(canonical)
-        if col is not None:
-            checks.extend(_value_checks(col, value, t[src], src))
-    # columns absent from the file are typed nulls, so every table has the canonical shape
-    for canonical, dtype in types.items():
-        if canonical not in typed and canonical not in skipped:
-            typed[canonical] = ibis.null().cast(IBIS_TYPES[dtype])
-    if "domain" in mapping and "website" in mapping:  # the website stands in for a missing domain
-        typed["domain"] = normalise_domain(_blank_to_null(t[mapping["domain"]].cast("string"))
-                                           .coalesce(_blank_to_null(t[mapping["website"]].cast("string"))))
-    elif "website" in mapping:
-        typed["domain"] = normalise_domain(_blank_to_null(t[mapping["website"]].cast("string")))
+    typed, checks = typed_columns(engine, table, source, t, mapping, skipped=skipped)
+    types: dict[str, str] = {c: d.dtype for c, d in table.columns.items()} | dict(source.attributes)
 
     # One boolean flag per check; reasons are worded later, for quarantined rows only.
     values = t.select(**{ROW_COLUMN: t[ROW_COLUMN]}, **typed)
@@ -230,6 +209,39 @@ def load_table(
 
 
 # --------------------------------------------------------------------------- typing
+
+
+def typed_columns(engine: Engine, table: TableDef, source: SourceSpec, t: ir.Table, mapping: dict[str, str], *,
+                  skipped: Collection[str] = ()) -> tuple[dict[str, ir.Value], list[Check]]:
+    """Each canonical column (and attribute) of ``t`` typed and normalised, and the checks on its values.
+
+    The one place values are typed: files go through it in :func:`load_table`,
+    and the API puts single records through it so they are scored like a batch.
+    """
+    typed: dict[str, ir.Value] = {}
+    checks: list[Check] = []
+    types: dict[str, str] = {c: d.dtype for c, d in table.columns.items()}
+    types.update(source.attributes)
+    for canonical, src in mapping.items():
+        value, parse_check = _typed(t[src], types[canonical], canonical, src, source, engine)
+        if canonical in table.columns and table.columns[canonical].lower:
+            value = value.lower()
+        typed[canonical] = value
+        if parse_check is not None:
+            checks.append(parse_check)
+        col = table.columns.get(canonical)
+        if col is not None:
+            checks.extend(_value_checks(col, value, t[src], src))
+    # columns absent from the file are typed nulls, so every table has the canonical shape
+    for canonical, dtype in types.items():
+        if canonical not in typed and canonical not in skipped:
+            typed[canonical] = ibis.null().cast(IBIS_TYPES[dtype])
+    if "domain" in mapping and "website" in mapping:  # the website stands in for a missing domain
+        typed["domain"] = normalise_domain(_blank_to_null(t[mapping["domain"]].cast("string"))
+                                           .coalesce(_blank_to_null(t[mapping["website"]].cast("string"))))
+    elif "website" in mapping:
+        typed["domain"] = normalise_domain(_blank_to_null(t[mapping["website"]].cast("string")))
+    return typed, checks
 
 
 def _blank_to_null(v: ir.StringValue) -> ir.StringValue:

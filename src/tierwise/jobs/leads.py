@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -50,25 +51,31 @@ class RouteResult:
     summary: dict[str, Any]
 
 
-def _accounts(engine: Engine, ws: Workspace, spec_file: SpecFile, day: date, progress: Progress) -> pd.DataFrame:
-    """Accounts with what matching and routing read, and their score, tier and segment."""
+def account_scores(ws: Workspace, day: date, progress: Progress = NULL_PROGRESS) -> ir.Table:
+    """Every account's score, tier and segment, as ``tierwise score`` computes them (materialised)."""
     from tierwise.jobs.score import learned_components
 
-    spec = spec_file.spec
+    spec = ws.spec_file.spec
     learned = spec.uses_propensity or spec.lookalike.weight > 0
     components = learned_components(ws, as_of=day, progress=progress) if learned else None
-    accounts = ws.table("accounts")
     with progress.step("scoring accounts"):
-        scores = compile_scores(spec_file, accounts, ws.table("activities"), as_of=day, components=components)
-        scores = scores.select("account_id", account_score=scores.score, account_tier=scores.tier,
-                               account_segment=scores.segment)
-        joined = accounts.left_join(scores, "account_id").select(
-            accounts.account_id, accounts["name"], accounts.domain, accounts.website, accounts.owner_id,
-            accounts.employees, accounts.industry, scores.account_score, scores.account_tier, scores.account_segment)
-        return engine.to_arrow(joined.order_by("account_id")).to_pandas()
+        scores = compile_scores(ws.spec_file, ws.table("accounts"), ws.table("activities"), as_of=day,
+                                components=components)
+        return ws.engine.materialize(scores)
 
 
-def _reps(ws: Workspace, out_of_office: list[str]) -> dict[str, Rep]:
+def account_frame(ws: Workspace, scores: ir.Table) -> pd.DataFrame:
+    """Accounts with what matching and routing read, and their score, tier and segment."""
+    accounts = ws.table("accounts")
+    scores = scores.select("account_id", account_score=scores.score, account_tier=scores.tier,
+                           account_segment=scores.segment)
+    joined = accounts.left_join(scores, "account_id").select(
+        accounts.account_id, accounts["name"], accounts.domain, accounts.website, accounts.owner_id,
+        accounts.employees, accounts.industry, scores.account_score, scores.account_tier, scores.account_segment)
+    return ws.engine.to_arrow(joined.order_by("account_id")).to_pandas()
+
+
+def reps_from_workspace(ws: Workspace, out_of_office: list[str]) -> dict[str, Rep]:
     reps = ws.table("reps")
     if reps is None:
         return {}
@@ -78,22 +85,28 @@ def _reps(ws: Workspace, out_of_office: list[str]) -> dict[str, Rep]:
                              cap=r["capacity"]) for r in rows}
 
 
-def _rule_flags(engine: Engine, spec_file: SpecFile, frame: pd.DataFrame) -> pd.DataFrame:
-    """One boolean column per rule (``_rule_<i>``): its condition, compiled and run by the engine."""
+def rule_flag_columns(spec_file: SpecFile, table: ir.Table) -> dict[str, ir.BooleanValue]:
+    """One boolean per routing rule (``_rule_<i>``): its condition compiled over ``table``."""
     routing = spec_file.spec.routing
     assert routing is not None
-    table = engine.register(frame.assign(_pos=np.arange(len(frame))))
     cols = {}
     for i, rule in enumerate(routing.rules):
         node = spec_file.conditions.get(format_loc(("routing", "rules", i, "when"))) or E.parse_condition(rule.when)
         cols[f"_rule_{i}"] = compile_condition(node, table).fill_null(False)
+    return cols
+
+
+def _rule_flags(engine: Engine, spec_file: SpecFile, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rule flags of every lead of ``frame``, computed by the engine."""
+    table = engine.register(frame.assign(_pos=np.arange(len(frame))))
+    cols = rule_flag_columns(spec_file, table)
     if not cols:
         return pd.DataFrame(index=frame.index)
     flags = engine.to_arrow(table.select("_pos", **cols).order_by("_pos")).to_pandas()
     return flags.drop(columns="_pos").set_index(frame.index)
 
 
-def _routes(spec_file: SpecFile) -> list[Route]:
+def routes_from_spec(spec_file: SpecFile) -> list[Route]:
     routing = spec_file.spec.routing
     assert routing is not None
     routes = []
@@ -132,16 +145,16 @@ def route(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
                             columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
         if ws.table("leads") is None:
             raise DataError(f"{spec_file.path}: data.leads is not set; routing needs the leads file")
-        accounts = _accounts(engine, ws, spec_file, day, progress)
-        leads = engine.to_arrow(_scored_leads(ws, day).order_by("lead_id")).to_pandas()
+        accounts = account_frame(ws, account_scores(ws, day, progress))
+        leads = engine.to_arrow(scored_leads(ws, day).order_by("lead_id")).to_pandas()
         with progress.step(f"matching {len(leads):,} leads to {len(accounts):,} accounts"):
             matches = LeadAccountMatcher(min_score=routing.min_match_score).fit(accounts).match(leads)
-        frame = _routing_frame(leads, matches, accounts)
+        frame = routing_frame(leads, matches, accounts)
         flags = _rule_flags(engine, spec_file, frame)
-        reps = _reps(ws, routing.out_of_office)
+        reps = reps_from_workspace(ws, routing.out_of_office)
         audit = AuditLog(spec_file.resolve(routing.audit_log))
         with progress.step(f"routing {len(frame):,} leads"):
-            router = Router(_routes(spec_file), reps, state=audit.state)
+            router = Router(routes_from_spec(spec_file), reps, state=audit.state)
             decisions = router.route(pd.concat([frame, flags], axis=1), now=decided_at, audit=audit)
         table = decisions_frame(decisions)
         files = {
@@ -169,7 +182,7 @@ def route(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
     return RouteResult(out, files, summary)
 
 
-def _scored_leads(ws: Workspace, day: date):
+def scored_leads(ws: Workspace, day: date):
     """The leads table, with the lead-scoring fields routing rules may read when the spec scores leads."""
     from tierwise.jobs.lead_scores import lead_scores
 
@@ -183,7 +196,7 @@ def _scored_leads(ws: Workspace, day: date):
     return leads.left_join(picked, "lead_id").select(*[leads[c] for c in own], *[picked[f] for f in fields])
 
 
-def _routing_frame(leads: pd.DataFrame, matches: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+def routing_frame(leads: pd.DataFrame, matches: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
     """Each lead's own columns plus the matched account's fields (``account_*``) and the match's."""
     acc = accounts.set_index("account_id")
     matched = matches["account_id"]
