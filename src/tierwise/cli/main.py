@@ -141,16 +141,23 @@ def demo(
     accounts: Annotated[int, typer.Option("--accounts", min=10, help="Number of synthetic accounts.")] = 5000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
 ) -> None:
-    """Generate a synthetic CRM workspace and run every step on it (DuckDB).
+    """Generate a synthetic CRM workspace (accounts, contacts, deals, events, leads) and run every step on it
+    (DuckDB): validate, score, ICP discovery, lookalikes, propensity, lead scoring and lead routing.
 
     Example: [bold]tierwise demo --out demo-workspace --accounts 5000[/]
     """
+    from datetime import UTC, datetime, time
+
+    from tierwise.cli.leads import print_lead_summary
     from tierwise.cli.learn import print_discovery, print_lookalikes, print_training
     from tierwise.demo import generate_workspace
     from tierwise.jobs.icp import discover, lookalikes
+    from tierwise.jobs.lead_scores import score_leads
+    from tierwise.jobs.leads import route
     from tierwise.jobs.model import score_accounts, train
     from tierwise.jobs.score import score as run_score
     from tierwise.jobs.score import validate as run_validate
+    from tierwise.spec.loader import load_spec
 
     with _progress() as progress:
         with progress.step(f"generating {accounts:,} accounts"):
@@ -161,6 +168,14 @@ def demo(
         similar = _run(lookalikes, spec_path, out / "icp", progress=progress)
         trained = _run(train, spec_path, progress=progress)
         propensity = _run(score_accounts, spec_path, out / "scores", progress=progress)
+        people = _run(score_leads, spec_path, out / "leads", progress=progress)
+        spec_file = _run(load_spec, spec_path)
+        assert spec_file.spec.routing is not None and spec_file.spec.as_of is not None
+        # The leads were just generated: route them from an empty audit log (an earlier run's log would replay
+        # its decisions, for other leads if --accounts or --seed changed), at a fixed time so reruns match.
+        spec_file.resolve(spec_file.spec.routing.audit_log).unlink(missing_ok=True)
+        now = datetime.combine(spec_file.spec.as_of, time(9), tzinfo=UTC)
+        routed = _run(route, spec_file, out / "routing", now=now, progress=progress)
     console.rule("[bold]tierwise demo")
     console.print(f"workspace: [bold]{out}[/] (spec: {spec_path})")
     _print_loads(checked.tables)
@@ -169,9 +184,19 @@ def demo(
     print_discovery(icp)
     print_lookalikes(similar.summary, top=5)
     print_training(trained)
+    print_lead_summary(people.summary)
+    r = routed.summary
+    console.print(f"routing ({now:%Y-%m-%d %H:%M} UTC): {r['leads']:,} leads — "
+                  + ", ".join(f"{rule} {n:,}" for rule, n in r["by_rule"].items())
+                  + f"; matched to an account {r['matches'].get('matched', 0):,}"
+                  + (f"; fallbacks {', '.join(f'{k} {v:,}' for k, v in r['fallbacks'].items())}" if r["fallbacks"]
+                     else "")
+                  + f"; first touch overdue (SLA) {r['sla_breaches']:,}")
     console.print(f"outputs: [bold]{out / 'scores'}[/] (scores, propensity, summary.json, quarantine/), "
                   f"[bold]{out / 'icp'}[/] (icp.html, icp.md, attributes.csv, suggested_fit.yaml, lookalikes.csv), "
-                  f"[bold]{trained.model_dir}[/] (model, report.md); propensity: {propensity['files']['csv']}")
+                  f"[bold]{trained.model_dir}[/] (model, report.md), [bold]{out / 'leads'}[/] (lead and contact "
+                  f"scores), [bold]{out / 'routing'}[/] (decisions, matches, audit.jsonl); "
+                  f"propensity: {propensity['files']['csv']}")
 
 
 # --------------------------------------------------------------------------- assess
@@ -341,7 +366,9 @@ def print_score_summary(summary: dict[str, Any], top: list[dict[str, Any]]) -> N
 def _register_groups() -> None:
     from tierwise.cli.leads import leads_app
     from tierwise.cli.learn import icp_app, model_app
+    from tierwise.cli.serve import serve
 
+    app.command()(serve)
     app.add_typer(icp_app, name="icp")
     app.add_typer(model_app, name="model")
     app.add_typer(leads_app, name="leads")

@@ -46,7 +46,7 @@ import ibis
 import ibis.expr.types as ir
 
 from tierwise.compile.conditions import FeatureKey, compile_condition, feature_column, feature_key
-from tierwise.compile.scoring import _double, event_features, fit_points, whole_word
+from tierwise.compile.scoring import _double, fit_points, whole_word
 from tierwise.spec import expr as E
 from tierwise.spec.loader import SpecFile, format_loc
 from tierwise.spec.model import BehaviourGroup, LeadScoringSpec
@@ -61,10 +61,13 @@ def _node(spec_file: SpecFile, loc: tuple, text: str) -> E.Node:
 
 def _points_text(value: ir.FloatingValue) -> ir.StringValue:
     """``+15`` / ``-15`` / ``+7.5``: points as people write them."""
-    rounded = value.round(1)
-    whole = rounded == rounded.floor()
-    text = ibis.ifelse(whole, rounded.cast("int64").cast("string"), rounded.cast("string"))
+    text = value.round(1).cast("string").re_replace(r"\.0$", "")
     return ibis.ifelse(value >= 0, ibis.literal("+") + text, text)
+
+
+def _at_most(value: ir.FloatingValue, cap: float) -> ir.FloatingValue:
+    """``min(value, cap)`` for a value that is never null (LEAST: one reference, unlike ``clip``)."""
+    return ibis.least(value, _double(cap))
 
 
 def _persona(ls: LeadScoringSpec, t: ir.Table) -> ir.StringValue:
@@ -80,8 +83,10 @@ def _persona(ls: LeadScoringSpec, t: ir.Table) -> ir.StringValue:
     return given.coalesce(derived)
 
 
-def person_event_points(ls: LeadScoringSpec, events: ir.Table, key: str, as_of: date) -> ir.Table:
-    """Per person: count and capped points of every scored event type, and days since the latest event.
+def person_event_points(ls: LeadScoringSpec, events: ir.Table, key: str, as_of: date,
+                        features: set[FeatureKey] = frozenset()) -> ir.Table:
+    """Per person: count of every scored event type in its window, days since the latest event, and
+    the ``event_count`` / ``days_since`` features segment rules ask for — one pass over the events.
 
     Any event type counts as activity (it resets decay); only the spec's types earn points.
     """
@@ -92,6 +97,11 @@ def person_event_points(ls: LeadScoringSpec, events: ir.Table, key: str, as_of: 
     metrics: dict[str, ir.Value] = {"_last_age": e._age.min()}
     for etype, window in windows.items():
         metrics[f"_n__{etype}"] = ((e.event_type == etype) & (e._age <= window)).cast("int64").sum()
+    for fn, etype, days in sorted(features, key=str):
+        if fn == "event_count":
+            metrics[feature_column((fn, etype, days))] = ((e.event_type == etype) & (e._age <= days)).cast("int64").sum()
+        else:
+            metrics[feature_column((fn, etype, days))] = e._age.min(where=e.event_type == etype)
     return e.group_by(key).aggregate(**metrics)
 
 
@@ -102,7 +112,7 @@ def _group(group: BehaviourGroup, t: ir.Table, conditions: dict) -> tuple[ir.Flo
         n = t[f"_n__{etype}"]
         pts = n.cast("float64") * float(rule.points)
         if rule.cap is not None and rule.points > 0:
-            pts = pts.clip(upper=float(rule.cap))
+            pts = _at_most(pts, rule.cap)
         parts.append(pts)
         labels.append(ibis.ifelse(n > 0, ibis.literal(f"{etype} x") + n.cast("string"), ibis.null().cast("string")))
     for crit in group.criteria:
@@ -110,7 +120,7 @@ def _group(group: BehaviourGroup, t: ir.Table, conditions: dict) -> tuple[ir.Flo
         parts.append(pts)
         labels.append(ibis.ifelse(pts != 0, shown, ibis.null().cast("string")))
     raw = sum(parts, _double(0.0))
-    total = raw.clip(upper=float(group.cap)) if group.cap is not None else raw
+    total = _at_most(raw, group.cap) if group.cap is not None else raw
     items = ibis.literal(", ").join(labels) if len(labels) > 1 else labels[0]
     capped = ibis.literal(f" (cap {group.cap:g})") if group.cap is not None else ibis.literal("")
     text = ibis.literal(f"{group.name}: ") + items + ibis.literal(" ") + _points_text(total) + ibis.ifelse(
@@ -127,6 +137,7 @@ def compile_lead_scores(
     key: str = "lead_id",
     mql_threshold: float | None = None,
     spec_hash: str | None = None,
+    passthrough: tuple[str, ...] = (),
 ) -> ir.Table:
     """Score every person of ``people`` (one row each, keyed by ``key``) from their ``events``.
 
@@ -136,7 +147,8 @@ def compile_lead_scores(
     ``title``, ``persona``, ``fit_points``, ``behaviour_points``,
     ``negative_points``, ``days_since_activity``, ``decay_factor``,
     ``lead_score`` (0 to ``total_cap``), ``is_mql``, ``mql_threshold``,
-    ``lead_segment``, ``motion``, ``breakdown`` and one column per part.
+    ``lead_segment``, ``motion``, ``breakdown`` and one column per part;
+    ``passthrough`` names more of the person's columns to keep (typed as given).
     """
     spec = spec_file.spec
     ls = spec.lead_scoring
@@ -163,14 +175,21 @@ def compile_lead_scores(
             if crit.when:
                 conditions[f"{crit.name}__when"] = _node(spec_file, (*LOC, "behaviour", g, "criteria", i, "when"),
                                                          crit.when)
-    # ---- events
+    # ---- events: scored counts, latest activity and the segments' features in one pass
     rules = ls.event_rules()
+    seg = ls.segments
+    nodes = [_node(spec_file, (*LOC, "segments", "rules", i, "when"), r.when or "") for i, r in enumerate(seg.rules)]
+    keys: set[FeatureKey] = set()
+    for node in nodes:
+        keys |= {feature_key(c) for c in E.walk(node) if isinstance(c, E.Call) and c.name in ("event_count", "days_since")}
+    counts = [f"_n__{x}" for x in rules] + [feature_column(k) for k in keys if k[0] == "event_count"]
     if events is not None:
-        wide = person_event_points(ls, events, key, as_of)
+        wide = person_event_points(ls, events, key, as_of, keys)
         t = t.left_join(wide, key).select(t, *[c for c in wide.columns if c != key])
-        t = t.mutate(**{f"_n__{x}": t[f"_n__{x}"].fill_null(0) for x in rules})
+        t = t.mutate(**{c: t[c].fill_null(0) for c in counts})
     else:
-        t = t.mutate(_last_age=ibis.null().cast("int64"), **{f"_n__{x}": ibis.literal(0) for x in rules})
+        t = t.mutate(_last_age=ibis.null().cast("int64"), **{c: ibis.literal(0) for c in counts},
+                     **{feature_column(k): ibis.null().cast("int64") for k in keys if k[0] == "days_since"})
 
     parts: dict[str, ir.FloatingValue] = {}
     labels: list[ir.StringValue] = []
@@ -223,9 +242,9 @@ def compile_lead_scores(
     factor = (ibis.literal(1.0 - ls.decay.monthly_rate) ** months) if ls.decay.monthly_rate else _double(1.0)
     cap = float(ls.total_cap)
     if ls.decay.applies_to == "total":
-        score = (fit + behaviour + negative).clip(lower=0.0, upper=cap) * factor
+        score = ibis.greatest(_at_most(fit + behaviour + negative, cap), _double(0.0)) * factor
     else:
-        score = (fit + behaviour * factor + negative).clip(lower=0.0, upper=cap)
+        score = ibis.greatest(_at_most(fit + behaviour * factor + negative, cap), _double(0.0))
     t = t.mutate(fit_points=fit.round(2), behaviour_points=behaviour.round(2), negative_points=negative.round(2),
                  days_since_activity=idle, decay_factor=factor.round(4), lead_score=score.round(2))
     decay_text = ibis.ifelse(
@@ -249,23 +268,6 @@ def compile_lead_scores(
         t = t.mutate(mql_threshold=t.lead_score.min(where=t.is_mql).over(ibis.window()))
 
     # ---- contact segments
-    seg = ls.segments
-    keys: set[FeatureKey] = set()
-    nodes = [_node(spec_file, (*LOC, "segments", "rules", i, "when"), r.when or "") for i, r in enumerate(seg.rules)]
-    for node in nodes:
-        keys |= {feature_key(c) for c in E.walk(node) if isinstance(c, E.Call) and c.name in ("event_count", "days_since")}
-    if keys and events is not None:
-        feats = event_features(events, keys, as_of, by=key)
-        t = t.left_join(feats, key).select(t, *[c for c in feats.columns if c != key])
-    fills = {}
-    for k in keys:
-        col = feature_column(k)
-        if k[0] == "event_count":
-            fills[col] = t[col].fill_null(0) if col in t.columns else ibis.literal(0)
-        elif col not in t.columns:
-            fills[col] = ibis.null().cast("int64")
-    if fills:
-        t = t.mutate(**fills)
     features = {k: feature_column(k) for k in keys}
     index = ibis.cases(*[(compile_condition(n, t, features), i) for i, n in enumerate(nodes)],
                        else_=len(nodes)) if nodes else ibis.literal(0)
@@ -277,9 +279,10 @@ def compile_lead_scores(
             return ibis.literal(values[0])
         return ibis.cases(*[(t._seg == i, v) for i, v in enumerate(values)], else_=values[-1])
 
-    extra = [c for c in ("account_id", "company") if c in people.columns and c != key]
+    extra = [c for c in ("account_id", "company", *passthrough) if c in people.columns and c != key
+             and c not in ("email", "title", "persona")]
     return t.select(
-        key, *extra, "email", "title", "persona", "fit_points", "behaviour_points", "negative_points",
+        key, *dict.fromkeys(extra), "email", "title", "persona", "fit_points", "behaviour_points", "negative_points",
         "days_since_activity", "decay_factor", "lead_score", "is_mql", "mql_threshold",
         lead_segment=by_segment([s.name for s in every]),
         motion=by_segment([s.motion for s in every]),

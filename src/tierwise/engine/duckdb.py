@@ -148,7 +148,8 @@ class DuckDBEngine(Engine):
         try:
             for name in query.inputs:
                 self._raw.register(name, inputs[name])
-            return self._raw.execute(query.sql).fetch_arrow_table()
+            result = self._raw.execute(query.sql)
+            return result.to_arrow_table() if hasattr(result, "to_arrow_table") else result.fetch_arrow_table()
         except Exception as exc:
             from tierwise.errors import EngineError
 

@@ -196,25 +196,41 @@ def scored_leads(ws: Workspace, day: date):
     return leads.left_join(picked, "lead_id").select(*[leads[c] for c in own], *[picked[f] for f in fields])
 
 
+#: Routing fields taken from the matched account: field -> account_frame column.
+ACCOUNT_ROUTING_FIELDS = {
+    "account_name": "name", "account_owner_id": "owner_id", "account_industry": "industry",
+    "account_employees": "employees", "account_score": "account_score", "account_tier": "account_tier",
+    "account_segment": "account_segment",
+}
+_FLOAT_FIELDS = ("account_employees", "account_score")
+
+
 def routing_frame(leads: pd.DataFrame, matches: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
     """Each lead's own columns plus the matched account's fields (``account_*``) and the match's."""
-    acc = accounts.set_index("account_id")
+    acc = accounts if accounts.index.name == "account_id" else accounts.set_index("account_id")
     matched = matches["account_id"]
     fields = pd.DataFrame({
         "account_id": matched.to_numpy(dtype=object),
-        "account_name": acc["name"].reindex(matched).to_numpy(dtype=object),
-        "account_owner_id": acc["owner_id"].reindex(matched).to_numpy(dtype=object),
-        "account_industry": acc["industry"].reindex(matched).to_numpy(dtype=object),
-        "account_employees": acc["employees"].reindex(matched).to_numpy(dtype="float64"),
-        "account_score": acc["account_score"].reindex(matched).to_numpy(dtype="float64"),
-        "account_tier": acc["account_tier"].reindex(matched).to_numpy(dtype=object),
-        "account_segment": acc["account_segment"].reindex(matched).to_numpy(dtype=object),
+        **{f: acc[col].reindex(matched).to_numpy(dtype="float64" if f in _FLOAT_FIELDS else object)
+           for f, col in ACCOUNT_ROUTING_FIELDS.items()},
         "match_status": matches["status"].to_numpy(dtype=object),
         "match_method": matches["method"].to_numpy(dtype=object),
         "match_confidence": matches["confidence"].to_numpy(dtype="float64"),
     }, index=leads.index)
     own = leads.drop(columns=[c for c in fields.columns if c in leads.columns])
     return pd.concat([own, fields], axis=1)
+
+
+def routing_record(lead: dict[str, Any], match: dict[str, Any], account: dict[str, Any] | None) -> dict[str, Any]:
+    """:func:`routing_frame` for one lead: its fields plus the matched account's and the match's."""
+    out = dict(lead)
+    out["account_id"] = match["account_id"]
+    for f, col in ACCOUNT_ROUTING_FIELDS.items():
+        value = account.get(col) if account is not None else None
+        out[f] = float(value) if f in _FLOAT_FIELDS and value is not None and value == value else (
+            None if f in _FLOAT_FIELDS else value)
+    out.update(match_status=match["status"], match_method=match["method"], match_confidence=match["confidence"])
+    return out
 
 
 def parse_now(value: str | None) -> datetime | None:
