@@ -1,10 +1,11 @@
-"""A realistic synthetic CRM workspace: six canonical tables and a spec.
+"""A realistic synthetic CRM workspace: eight canonical tables and a spec.
 
 :func:`generate_workspace` writes ``data/accounts``, ``contacts``, ``reps``,
-``opportunities``, ``activities`` and ``transactions`` (CSV or Parquet) with
-the canonical column names of :mod:`tierwise.datamodel`, plus a copy of the
-starter spec. Won deals become customers who pay every year and renew (and
-expand) more often the better they fit, so lifetime value is learnable too.
+``opportunities``, ``activities``, ``transactions``, ``leads`` and
+``lead_activities`` (CSV or Parquet) with the canonical column names of
+:mod:`tierwise.datamodel`, plus a copy of the starter spec. Won deals become
+customers who pay every year and renew (and expand) more often the better
+they fit, so lifetime value is learnable too.
 
 Each account carries two hidden traits. *Fit* is higher for the industries,
 sizes, tech stacks and countries the starter spec favours (plus noise the
@@ -13,8 +14,16 @@ how many scored events an account has and how recent they are; fit and
 intent together drive how often its deals are won, so the outcome is
 learnable from the data but not a copy of the score.
 
+Leads are people who are not contacts yet: most work at an existing account
+(email at its domain, the company name as people type it), the rest at
+companies the CRM does not know or, a few, at a competitor; some write from
+a personal address or mistype it. Each lead has a hidden *heat*, higher at well-fitting, in-market
+accounts; hot leads do more high-intent things (demo requests, pricing page
+visits) and did them recently, so lead scores and MQLs follow the accounts.
+
 Everything is vectorised numpy and pyarrow compute (no Python loop over rows),
-so a million accounts with twenty million events take well under two minutes.
+so a million accounts with twenty million events take well under two minutes,
+and a million leads with twenty million lead events add well under a minute.
 Output is deterministic: the same arguments give byte-identical files. With
 ``fmt="csv"`` and ``mess=True`` a few deliberately broken rows exercise the
 loader's quarantine (see :func:`generate_workspace`).
@@ -23,8 +32,9 @@ Examples
 --------
 >>> import tempfile
 >>> spec = generate_workspace(tempfile.mkdtemp(), accounts=50, events_per_account=5)
->>> spec.name, sorted(p.name for p in (spec.parent / "data").iterdir())
-('spec.yaml', ['accounts.csv', 'activities.csv', 'contacts.csv', 'opportunities.csv', 'reps.csv', 'transactions.csv'])
+>>> spec.name, sorted(p.name for p in (spec.parent / "data").iterdir())  # doctest: +NORMALIZE_WHITESPACE
+('spec.yaml', ['accounts.csv', 'activities.csv', 'contacts.csv', 'lead_activities.csv', 'leads.csv',
+               'opportunities.csv', 'reps.csv', 'transactions.csv'])
 """
 
 from __future__ import annotations
@@ -204,6 +214,56 @@ BAD_ACTIVITY_SHARE = 0.0005  # per kind; two kinds make 0.1%
 BAD_OPPORTUNITY_SHARE = 0.002
 BAD_TIMESTAMPS = ("last tuesday", "n/a", "2026-13-45")
 
+# --------------------------------------------------------------------------- lead vocabularies
+
+# Where a lead works (shares of leads): an existing account, a company the CRM does not know, a competitor.
+LEAD_AT_ACCOUNT, LEAD_AT_COMPETITOR = 0.60, 0.005
+# How the email is written (shares of leads): a personal address, a malformed one; the rest at the company.
+LEAD_PERSONAL, LEAD_MALFORMED = 0.10, 0.01
+LEAD_NO_COMPANY = 0.03
+LEAD_PERSONA_BLANK = 0.40  # persona left empty: the spec derives it from the title keywords
+LEAD_MONTHS = 9  # leads were created over the last nine months
+
+# (name, email domain); the starter spec's lead scoring penalises these domains.
+COMPETITORS = (("Segmently", "segmently.io"), ("Tierlytics", "tierlytics.com"), ("ScoreStack", "scorestack.com"))
+PERSONAL_MAIL = (
+    ("gmail.com", 55), ("yahoo.com", 10), ("outlook.com", 10), ("hotmail.com", 8), ("icloud.com", 6),
+    ("proton.me", 3), ("gmx.de", 3), ("yahoo.co.uk", 3), ("web.de", 2),
+)
+# Companies the CRM does not know: words that are not in NAME_HEADS / NAME_TAILS, so no account name is near.
+OTHER_HEADS = (
+    "Alder", "Basalt", "Bramble", "Cinder", "Dune", "Elmwood", "Garnet", "Hazel", "Heron", "Ivory", "Jasper",
+    "Kestrel", "Lark", "Linden", "Marble", "Mesa", "Nectar", "Obsidian", "Otter", "Pebble", "Quill", "Rowan",
+    "Saffron", "Slate", "Sorrel", "Thistle", "Umber", "Velvet", "Wren", "Yarrow",
+)
+OTHER_TAILS = (
+    "Accounting", "Agency", "Apparel", "Architects", "Builders", "Clinic", "Collective", "Consulting", "Dental",
+    "Design", "Events", "Farms", "Fitness", "Kitchens", "Legal", "Outfitters", "Print", "Roasters", "Trading",
+    "Travel",
+)
+# How people type a known account's name "Acme Analytics Inc" (weights): as in the CRM, without the legal
+# form, with another legal form, the first word only, with a typo in the first word, upper or lower case.
+(NAME_EXACT, NAME_BARE, NAME_OTHER_FORM, NAME_HEAD_ONLY, NAME_TYPO, NAME_UPPER, NAME_LOWER) = range(7)
+NAME_VARIANTS = (45, 20, 10, 5, 8, 8, 4)
+OTHER_LEGAL_FORMS = (" Corp", " Corporation", " Incorporated", " Inc.", ", Inc.", " Ltd.", " GmbH", " LLC")
+
+
+def _typos(word: str) -> tuple[str, str, str]:
+    """Three misspellings of a name word: two letters swapped, one dropped, one doubled."""
+    i = max(2, len(word) // 2)
+    return word[:i - 1] + word[i] + word[i - 1] + word[i + 1:], word[:i] + word[i + 1:], word[:i] + word[i - 1:]
+
+
+TYPO_HEADS = tuple(t for h in NAME_HEADS for t in _typos(h))
+LEAD_SOURCES = ("web", "event", "list", "referral", "partner")
+LEAD_SOURCE_COLD = (30, 17, 30, 8, 15)
+LEAD_SOURCE_HOT = (60, 10, 5, 15, 10)  # hot leads mostly come in through the website and referrals
+LEAD_STATUSES = (("new", 40), ("working", 25), ("nurturing", 30), ("unqualified", 5))
+LEAD_EVENT_NAMES = ("demo_request", "pricing_page_visit", "content_download", "webinar_attended", "email_reply",
+                    "page_view", "unsubscribe")
+BAD_LEAD_SHARE = 0.0005  # CSV mess: repeated lead rows
+BAD_LEAD_EVENT_SHARE = 0.0005  # per kind: unknown lead ids (any format), unparsable occurred_at (CSV)
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -217,15 +277,28 @@ def generate_workspace(
     fmt: str = "csv",
     mess: bool = True,
     deals_per_account: float = 0.4,
+    leads: int | None = None,
+    events_per_lead: float = 8.0,
 ) -> Path:
     """Write a realistic synthetic CRM workspace and return the path of its spec.yaml.
 
-    ``out_dir/data`` receives accounts, contacts, reps, opportunities and
-    activities as ``fmt`` ("csv" or "parquet") files; ``out_dir/spec.yaml`` is
-    the starter spec named ``demo`` with ``as_of`` set. Everything is dated
-    before ``as_of`` except the expected close dates of open deals and a few
-    events up to ten days after it (which scoring must ignore). Parquet files
-    are zstd-compressed, with ``tech_stack`` as ``list<string>``.
+    ``out_dir/data`` receives accounts, contacts, reps, opportunities,
+    activities, transactions, leads and lead_activities as ``fmt`` ("csv" or
+    "parquet") files; ``out_dir/spec.yaml`` is the starter spec named ``demo``
+    with ``as_of`` set (its SDR pools list the generated SDR reps). Everything
+    is dated before ``as_of`` except the expected close dates of open deals
+    and a few events up to ten days after it (which scoring must ignore).
+    Parquet files are zstd-compressed, with ``tech_stack`` as ``list<string>``.
+
+    ``leads`` defaults to half the number of accounts (0 writes empty lead
+    files); each lead has ``events_per_lead`` events on average. About 60% of
+    leads work at an existing account, 0.5% at a competitor (the starter
+    spec's competitor domains) and the rest at companies the CRM does not
+    know; 10% wrote from a personal address, 1% gave a malformed email and
+    3% no company. The leads and their events come from their own random
+    streams, so adding or removing leads leaves every other file unchanged.
+    With ``mess=True`` (either format) 0.05% of lead events name a lead that
+    is not in the leads table and 0.3% are dated after ``as_of``.
 
     With ``fmt="csv"`` and ``mess=True`` some rows are broken on purpose:
     0.2% extra account rows (a repeated account_id placed after its original,
@@ -233,21 +306,27 @@ def generate_workspace(
     account_id), 0.1% of activities with an unknown account_id or an
     unparsable occurred_at, and 0.2% of opportunities with a negative amount.
     The extra account rows are not referenced by any other table, so the
-    ``accounts`` real accounts all load.
+    ``accounts`` real accounts all load. Lead files get 0.05% extra lead rows
+    (a repeated lead_id, after its original) and 0.05% of lead events an
+    unparsable occurred_at.
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
     if accounts < 1 or events_per_account < 0 or deals_per_account < 0:
         raise ValueError("accounts must be positive and events_per_account and deals_per_account not negative")
+    n_leads = accounts // 2 if leads is None else leads
+    if n_leads < 0 or events_per_lead < 0:
+        raise ValueError("leads and events_per_lead must not be negative")
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     messy = mess and fmt == "csv"
     as_of_s = (as_of.toordinal() - date(1970, 1, 1).toordinal()) * DAY
 
-    # One independent stream per table: changing the event volume leaves accounts unchanged.
-    streams = np.random.default_rng(seed).spawn(9)
-    acc_rng, blank_rng, rep_rng, owner_rng, opp_rng, con_rng, act_rng, mess_rng, tx_rng = streams
+    # One independent stream per table: changing the event volume leaves accounts unchanged. Spawned streams
+    # depend only on their position, so the lead stream (added last) left the others' data as it was.
+    streams = np.random.default_rng(seed).spawn(10)
+    acc_rng, blank_rng, rep_rng, owner_rng, opp_rng, con_rng, act_rng, mess_rng, tx_rng, lead_stream = streams
     acc = _account_traits(acc_rng, accounts)
     reps = _reps(rep_rng, accounts)
     owner = _assign_owners(owner_rng, acc, reps)
@@ -267,16 +346,34 @@ def generate_workspace(
     _write_activities(act_rng, mess_rng if messy else None, acc, contacts["contact_id"].combine_chunks(), n_contacts,
                       as_of_s, events_per_account, data_dir / f"activities.{fmt}", fmt)
 
+    del accounts_table, contacts, opportunities, transactions  # written: free them before the leads
+
+    # Leads: the people, then their events; each part (and its mess) with its own stream.
+    lead_rng, lead_event_rng, lead_mess_rng, lead_event_mess_rng = lead_stream.spawn(4)
+    people = _leads(lead_rng, acc, n_leads, as_of_s)
+    leads_table = _mess_leads(lead_mess_rng, people.table) if messy else people.table
+    _write(leads_table, data_dir / f"leads.{fmt}", fmt)
+    _write_lead_activities(lead_event_rng, lead_event_mess_rng if mess else None, messy, people, as_of_s,
+                           events_per_lead, data_dir / f"lead_activities.{fmt}", fmt)
+
     spec_path = out_dir / "spec.yaml"
-    spec_path.write_text(_spec_text(as_of, fmt), encoding="utf-8")
+    sdrs = reps.ids.filter(pa.array(reps.role == ROLES.index("sdr"))).to_pylist()
+    spec_path.write_text(_spec_text(as_of, fmt, sdrs), encoding="utf-8")
     return spec_path
 
 
-def _spec_text(as_of: date, fmt: str) -> str:
+# The starter's SDR pool (the SDRs of the 5,000-account demo); the demo spec lists its own SDRs instead.
+STARTER_SDR_POOL = "[R0004, R0009, R0014, R0019]"
+SDR_POOL_SIZE = 12  # at most this many SDRs in the demo's pool
+
+
+def _spec_text(as_of: date, fmt: str, sdrs: list[str] | None = None) -> str:
     text = files("tierwise.spec").joinpath("starter.yaml").read_text(encoding="utf-8")
     text = re.sub(r"^name: .*$", "name: demo", text, count=1, flags=re.M)
     text = re.sub(r"^(engine: .*\n)", rf"\g<1>as_of: {as_of.isoformat()}\n", text, count=1, flags=re.M)
     text = text.replace("    path: data/reps.csv\n", "    path: data/reps.csv\n  transactions:\n    path: data/transactions.csv\n")
+    if sdrs:
+        text = text.replace(STARTER_SDR_POOL, "[" + ", ".join(sdrs[:SDR_POOL_SIZE]) + "]")
     return text.replace(".csv", ".parquet") if fmt == "parquet" else text
 
 
@@ -346,6 +443,9 @@ class _Accounts:
     created_before: np.ndarray  # seconds before as_of
     updated_before: np.ndarray
     width: int
+    head: np.ndarray  # the name's parts: NAME_HEADS, NAME_TAILS and NAME_SUFFIXES indices
+    tail: np.ndarray
+    suffix: np.ndarray
 
     @property
     def n(self) -> int:
@@ -398,6 +498,7 @@ def _account_traits(rng: np.random.Generator, n: int) -> _Accounts:
         ids=_ids("A", np.arange(1, n + 1), width), name=name, domain=domain, employees=employees, revenue=revenue,
         growth=growth, industry=industry, location=location, tech=tech, business_units=business_units, fit=fit,
         intent=intent, created_before=created_before, updated_before=updated_before, width=width,
+        head=heads, tail=tails, suffix=suffix,
     )
 
 
@@ -684,6 +785,216 @@ def _activity_batch(rng: np.random.Generator, acc: _Accounts, lo: int, hi: int, 
     })
 
 
+# --------------------------------------------------------------------------- leads
+
+HOUR = 3_600  # seconds
+COUNTRY_CODES = [c[0] for c in COUNTRIES]
+LOCATION_COUNTRY = np.array([COUNTRY_CODES.index(loc[0]) for loc in LOCATIONS])
+
+
+@dataclass
+class _Leads:
+    table: pa.Table
+    ids: pa.Array
+    heat: np.ndarray  # latent, 0-1: how in-market the person is
+    created_before: np.ndarray  # seconds before as_of
+    width: int
+
+    @property
+    def n(self) -> int:
+        return len(self.heat)
+
+
+def _leads(rng: np.random.Generator, acc: _Accounts, n: int, as_of_s: int) -> _Leads:
+    """``n`` leads: where they work, how they typed it, and how hot they are (see :func:`generate_workspace`)."""
+    # Employer: an account (in-market and larger ones send more leads), a competitor or a company the CRM lacks.
+    employer = rng.random(n)
+    at_account = employer < LEAD_AT_ACCOUNT
+    at_competitor = employer >= 1 - LEAD_AT_COMPETITOR
+    a = _choice(rng, (0.3 + acc.intent) * (1 + 0.3 * np.log10(acc.employees)), n)  # read where at_account
+    heat = np.where(
+        at_account,
+        np.clip(0.35 * rng.beta(0.6, 2.4, n) + 0.6 * acc.intent[a] + 0.25 * acc.fit[a] - 0.1, 0, 1),
+        0.6 * rng.beta(0.6, 2.4, n),
+    )
+    competitor = rng.integers(0, len(COMPETITORS), n)
+    country = np.where(at_account, LOCATION_COUNTRY[acc.location[a]], _choice(rng, [c[1] for c in COUNTRIES], n))
+
+    # Company name, as typed: built from name parts (first word, " tail", legal form) so no row is a Python string.
+    other_head, other_tail = rng.integers(0, len(OTHER_HEADS), n), rng.integers(0, len(OTHER_TAILS), n)
+    other_suffix = _choice(rng, [w for _, w in NAME_SUFFIXES], n)
+    variant = np.where(at_account, _choice(rng, NAME_VARIANTS, n), NAME_EXACT)
+    typo, form = rng.integers(0, 3, n), rng.integers(0, len(OTHER_LEGAL_FORMS), n)
+    heads = (*NAME_HEADS, *TYPO_HEADS, *OTHER_HEADS, *(c for c, _ in COMPETITORS))
+    other_at, competitor_at = len(NAME_HEADS) + len(TYPO_HEADS), len(heads) - len(COMPETITORS)
+    head = np.where(
+        at_account,
+        np.where(variant == NAME_TYPO, len(NAME_HEADS) + 3 * acc.head[a] + typo, acc.head[a]),
+        np.where(at_competitor, competitor_at + competitor, other_at + other_head),
+    )
+    tails = ("", *(" " + t for t in NAME_TAILS), *(" " + t for t in OTHER_TAILS))
+    tail = np.where(
+        at_account, np.where(variant == NAME_HEAD_ONLY, 0, 1 + acc.tail[a]),
+        np.where(at_competitor, 0, 1 + len(NAME_TAILS) + other_tail),
+    )
+    suffixes = (*(s for s, _ in NAME_SUFFIXES), *OTHER_LEGAL_FORMS)  # NAME_SUFFIXES[0] is ""
+    suffix = np.select(
+        [~at_account, variant == NAME_OTHER_FORM, (variant == NAME_BARE) | (variant == NAME_HEAD_ONLY)],
+        [np.where(at_competitor, 0, other_suffix), len(NAME_SUFFIXES) + form, 0], acc.suffix[a],
+    )
+    company = pc.binary_join_element_wise(_take(heads, head), _take(tails, tail), _take(suffixes, suffix), "")
+    company = pc.if_else(pa.array(variant == NAME_UPPER), pc.utf8_upper(company), company)
+    company = pc.if_else(pa.array(variant == NAME_LOWER), pc.utf8_lower(company), company)
+    company = pc.if_else(pa.array(rng.random(n) < LEAD_NO_COMPANY), pa.scalar(None, pa.string()), company)
+
+    # The company's domain; a few people write from a subdomain (mail.acme.com).
+    tld = np.where(rng.random(n) < 0.4, country, 0)
+    other_domain = pc.binary_join_element_wise(
+        _take([h.lower() for h in OTHER_HEADS], other_head), _take([t.lower() for t in OTHER_TAILS], other_tail),
+        _take([c[2] for c in COUNTRIES], tld), "",
+    )
+    account_domain = acc.domain.take(pa.array(a))
+    site_domain = pc.if_else(pa.array(at_account), account_domain, pc.if_else(
+        pa.array(at_competitor), _take([d for _, d in COMPETITORS], competitor), other_domain))
+    subdomain = _take(("", "mail.", "eu.", "us."), _choice(rng, [97, 1, 1, 1], n))
+    mail_domain = pc.if_else(pa.array(at_account), pc.binary_join_element_wise(subdomain, account_domain, ""),
+                             site_domain)
+
+    # Email: jane.smith@, jsmith@ or jane@ the company; personal (jane.smith42@gmail.com) or malformed for some.
+    kind = rng.random(n)
+    personal = (kind < LEAD_PERSONAL) & ~at_competitor
+    malformed = (kind >= LEAD_PERSONAL) & (kind < LEAD_PERSONAL + LEAD_MALFORMED)
+    how = rng.integers(0, 4, n)  # malformed: no @, two @, no dot in the domain, a space in the name
+    style = np.where(personal | (malformed & (how == 3)), 0, _choice(rng, [60, 25, 15], n))
+    first, last = rng.integers(0, len(FIRST_NAMES), n), rng.integers(0, len(LAST_NAMES), n)
+    first_parts = (*(f.lower() for f in FIRST_NAMES), *(f[0].lower() for f in FIRST_NAMES))
+    number = pc.cast(pa.array(rng.integers(1, 100, n)), pa.string())
+    digits = pc.if_else(pa.array(personal & (rng.random(n) < 0.4)), number, "")
+    domain = pc.if_else(pa.array(personal), _take([d for d, _ in PERSONAL_MAIL], _choice(
+        rng, [w for _, w in PERSONAL_MAIL], n)), mail_domain)
+    domain = pc.if_else(pa.array(malformed & (how == 2)), pc.replace_substring(domain, ".", ""), domain)
+    email = pc.binary_join_element_wise(
+        _take(first_parts, np.where(style == 1, len(FIRST_NAMES) + first, first)),
+        _take(("", ".", " "), np.where(style == 0, np.where(malformed & (how == 3), 2, 1), 0)),
+        _take(("", *(s.lower() for s in LAST_NAMES)), np.where(style == 2, 0, 1 + last)),
+        digits,
+        _take(("@", "", "@@"), np.where(malformed & (how < 2), 1 + how, 0)),
+        domain, "",
+    )
+    scheme = _take(("https://www.", "www.", "http://"), _choice(rng, [60, 30, 10], n))
+    website = pc.if_else(pa.array(rng.random(n) < 0.25), pc.binary_join_element_wise(scheme, site_domain, ""),
+                         pa.scalar(None, pa.string()))
+
+    # Title, seniority and persona from the contacts' table; persona often empty (the spec derives it).
+    title = _choice(rng, [t[3] for t in TITLES], n)
+    title_text = _take([t[0] for t in TITLES], title)
+    title_text = pc.if_else(pa.array(rng.random(n) < 0.05), pc.utf8_lower(title_text), title_text)
+
+    # Size and industry as entered: mostly the account's (sometimes rounded or left out), else a small company's.
+    stated = acc.employees[a]
+    magnitude = 10 ** np.floor(np.log10(stated))
+    stated = np.where(rng.random(n) < 0.25, np.maximum(1, np.round(stated / magnitude) * magnitude), stated)
+    other_size = np.clip(np.rint(np.exp(rng.normal(np.log(20), 1.5, n))), 1, 50_000)
+    employees = np.where(at_account, stated, other_size).astype(np.int64)
+    industry = np.where(at_account, acc.industry[a],
+                        np.where(at_competitor, 0, _choice(rng, [w for *_, w in INDUSTRIES], n)))
+    blank = rng.random((5, n))  # employees, industry, country, seniority, persona
+    source = np.where(rng.random(n) < heat, _choice(rng, LEAD_SOURCE_HOT, n), _choice(rng, LEAD_SOURCE_COLD, n))
+    status = _choice(rng, [w for _, w in LEAD_STATUSES], n)
+    created_before = rng.integers(HOUR, LEAD_MONTHS * 30 * DAY, n)
+    updated_before = 30 + ((created_before - 30) * rng.random(n)).astype(np.int64)
+    width = _width(n)
+    ids = _ids("L", np.arange(1, n + 1), width)
+    table = pa.table({
+        "lead_id": ids,
+        "email": email,
+        "company": company,
+        "website": website,
+        "title": title_text,
+        "seniority": _take([t[1] for t in TITLES], title, mask=blank[3] < 0.1),
+        "persona": _take([t[2] for t in TITLES], title, mask=blank[4] < LEAD_PERSONA_BLANK),
+        "country": _take(COUNTRY_CODES, country, mask=blank[2] < 0.05),
+        "employees": pa.array(employees, mask=blank[0] < np.where(at_account, 0.1, 0.15)),
+        "industry": _take([i[0] for i in INDUSTRIES], industry, mask=blank[1] < np.where(at_account, 0.15, 0.2)),
+        "lead_source": _take(LEAD_SOURCES, source),
+        "status": _take([s for s, _ in LEAD_STATUSES], status),
+        "created_at": _timestamps(as_of_s - created_before),
+        "updated_at": _timestamps(as_of_s - updated_before),
+    })
+    return _Leads(table, ids, heat, created_before, width)
+
+
+LEAD_EVENT_TYPES = tuple(e for e in EVENT_TYPES if e.name in LEAD_EVENT_NAMES)  # same mixes as account events
+LEAD_EVENT_COLD = np.array([e.cold_weight for e in LEAD_EVENT_TYPES])
+LEAD_EVENT_HOT = np.array([e.hot_weight for e in LEAD_EVENT_TYPES])
+LEAD_DETAIL_COUNT = np.array([len(e.details) for e in LEAD_EVENT_TYPES])
+LEAD_DETAILS = [d for e in LEAD_EVENT_TYPES for d in e.details]
+LEAD_SPELLINGS = [v for e in LEAD_EVENT_TYPES for v in (e.name, e.name.title())]
+
+
+def _write_lead_activities(rng: np.random.Generator, mess_rng: np.random.Generator | None, messy: bool,
+                           people: _Leads, as_of_s: int, per_lead: float, path: Path, fmt: str) -> None:
+    """Generate and write lead events in batches of whole leads, each sorted by lead and time.
+
+    With ``mess_rng``: a few events of unknown leads and after ``as_of``; ``messy`` adds unparsable timestamps.
+    """
+    n = people.n
+    # Gamma-mixed Poisson counts: heavy-tailed, higher for hot leads.
+    rate = rng.gamma(0.6, 1 / 0.6, n) * (1 + 4 * people.heat)
+    count = rng.poisson(per_lead * rate / rate.mean()) if n else np.zeros(0, np.int64)
+    total = int(count.sum())
+    cum = np.cumsum(count)
+    cuts = np.searchsorted(cum, np.arange(EVENT_CHUNK, total, EVENT_CHUNK)) + 1
+    bounds = np.unique(np.concatenate(([0], cuts, [n])))
+    batches = list(zip(bounds[:-1], bounds[1:], strict=True)) or [(0, 0)]  # no leads: an empty file
+    no_rows = np.empty(0, np.int64)
+    bad_lead, bad_time = no_rows, no_rows
+    if mess_rng is not None and total:
+        bad_lead, bad_time = _bad_activity_rows(mess_rng, total, BAD_LEAD_EVENT_SHARE)
+        bad_time = bad_time if messy else no_rows
+    id_width = max(8, len(str(total)))
+    with _Writer(path, fmt) as writer:
+        for lo, hi in batches:
+            start = int(cum[lo - 1]) if lo else 0
+            batch = _lead_activity_batch(rng, people, lo, hi, count, as_of_s, start, id_width, fmt,
+                                         future=mess_rng is not None)
+            if mess_rng is not None:
+                batch = _mess_lead_activities(mess_rng, batch, bad_lead, bad_time, start, people)
+            writer.write(batch)
+
+
+def _lead_activity_batch(rng: np.random.Generator, people: _Leads, lo: int, hi: int, count: np.ndarray,
+                         as_of_s: int, start: int, id_width: int, fmt: str, *, future: bool) -> pa.Table:
+    p = np.repeat(np.arange(lo, hi), count[lo:hi])
+    m = len(p)
+    heat, lifetime = people.heat[p], people.created_before[p]
+    hot = rng.random(m) < heat  # a hot draw: the mix leans to high-intent events
+    kind = np.where(hot, _choice(rng, LEAD_EVENT_HOT, m), _choice(rng, LEAD_EVENT_COLD, m))
+    # Events come after the lead was created: hot ones in recent days (the hotter, the more recent).
+    recent = rng.exponential((7 + 50 * (1 - heat)) * DAY)
+    before = np.maximum(1, np.where(hot, np.minimum(recent, lifetime), rng.random(m) * lifetime)).astype(np.int64)
+    late = rng.random(m) < FUTURE_SHARE
+    shift = rng.integers(DAY, 10 * DAY, m)
+    if future:  # look-ahead bait, drawn either way so mess=False changes nothing else
+        before = np.where(late, -shift, before)
+    # Rows in lead, then time order: one stable sort of a packed key (lead, time) is ~10x faster than lexsort.
+    age = before.max(initial=0) - before
+    order = np.argsort((p << int(age.max(initial=0)).bit_length()) | age, kind="stable")
+    kind, occurred = kind[order], as_of_s - before[order]
+    detail = _within(rng, kind, _offsets(LEAD_DETAIL_COUNT), LEAD_DETAIL_COUNT)
+    spelling = kind * 2 + (rng.random(m) < MIXED_CASE_SHARE)
+    occurred_at = _timestamps(occurred)
+    return pa.table({
+        "activity_id": _ids("LE", np.arange(start + 1, start + m + 1), id_width),
+        "lead_id": people.ids.take(pa.array(p)),
+        "event_type": _take(LEAD_SPELLINGS, spelling),
+        # CSV keeps timestamps as text so a broken one can sit in the same column
+        "occurred_at": pc.cast(occurred_at, pa.string()) if fmt == "csv" else occurred_at,
+        "source": _take([e.source for e in LEAD_EVENT_TYPES], kind),
+        "detail": _take(LEAD_DETAILS, detail),
+    })
+
+
 # --------------------------------------------------------------------------- deliberate mess
 
 
@@ -723,9 +1034,10 @@ def _mess_opportunities(rng: np.random.Generator, table: pa.Table) -> pa.Table:
     return _replace_column(table, "amount", pa.array(amount))
 
 
-def _bad_activity_rows(rng: np.random.Generator, total: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted row numbers of events to give an unknown account and an unparsable timestamp."""
-    k = min(max(1, round(total * BAD_ACTIVITY_SHARE)), total // 2)
+def _bad_activity_rows(rng: np.random.Generator, total: int,
+                       share: float = BAD_ACTIVITY_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted row numbers of events to give an unknown account (or lead) and an unparsable timestamp."""
+    k = min(max(1, round(total * share)), total // 2)
     rows = rng.choice(total, 2 * k, replace=False)
     return np.sort(rows[:k]), np.sort(rows[k:])
 
@@ -739,6 +1051,31 @@ def _mess_activities(rng: np.random.Generator, batch: pa.Table, bad_account: np.
         # Events of accounts deleted from the CRM: ids past both the real and the broken account rows.
         unknown = _ids("A", 5 * n + rng.integers(1, n + 1, len(accounts)), width)
         batch = _replace_rows(batch, "account_id", accounts, unknown)
+    if len(times):
+        broken = _take(BAD_TIMESTAMPS, rng.integers(0, len(BAD_TIMESTAMPS), len(times)))
+        batch = _replace_rows(batch, "occurred_at", times, broken)
+    return batch
+
+
+def _mess_leads(rng: np.random.Generator, table: pa.Table) -> pa.Table:
+    """Repeat a few lead rows, each right after its original (which loads; the repeat is quarantined)."""
+    n = table.num_rows
+    if not n:
+        return table
+    source = rng.integers(0, n, max(1, round(n * BAD_LEAD_SHARE)))
+    order = np.argsort(np.concatenate((2 * np.arange(n), 2 * source + 1)), kind="stable")
+    return pa.concat_tables([table, table.take(pa.array(source))]).take(pa.array(order))
+
+
+def _mess_lead_activities(rng: np.random.Generator, batch: pa.Table, bad_lead: np.ndarray, bad_time: np.ndarray,
+                          start: int, people: _Leads) -> pa.Table:
+    end = start + batch.num_rows
+    leads = bad_lead[(bad_lead >= start) & (bad_lead < end)] - start
+    times = bad_time[(bad_time >= start) & (bad_time < end)] - start
+    if len(leads):
+        # Events of leads deleted or merged away in the CRM: ids past every real lead.
+        unknown = _ids("L", 5 * people.n + rng.integers(1, people.n + 1, len(leads)), people.width)
+        batch = _replace_rows(batch, "lead_id", leads, unknown)
     if len(times):
         broken = _take(BAD_TIMESTAMPS, rng.integers(0, len(BAD_TIMESTAMPS), len(times)))
         batch = _replace_rows(batch, "occurred_at", times, broken)
