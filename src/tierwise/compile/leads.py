@@ -77,7 +77,7 @@ def _persona(ls: LeadScoringSpec, t: ir.Table) -> ir.StringValue:
         return given
     title = t.title.lower()
     derived = ibis.cases(*[
-        (ibis.or_(*[title.re_search(whole_word(k)) for k in keywords]), ibis.literal(name))
+        (title.re_search(whole_word(*keywords)), ibis.literal(name))
         for name, keywords in ls.personas.items() if keywords
     ], else_=ibis.null().cast("string"))
     return given.coalesce(derived)

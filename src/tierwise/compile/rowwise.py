@@ -39,7 +39,7 @@ from typing import Any
 
 from tierwise.compile.conditions import FeatureKey, feature_column, feature_key
 from tierwise.compile.leads import _EMAIL, LOC
-from tierwise.compile.scoring import whole_word
+from tierwise.compile.scoring import keyword_groups, whole_word
 from tierwise.spec import expr as E
 from tierwise.spec.loader import SpecFile, format_loc
 from tierwise.spec.model import FitCriterion, LeadScoringSpec
@@ -212,8 +212,7 @@ class _Criterion:
         self.points = float(crit.max_points)
         self.when = compile_predicate(node) if node is not None else None
         if crit.contains:
-            self.patterns = [(re.compile(whole_word(k)), float(p))
-                             for k, p in sorted(crit.contains.items(), key=lambda kv: -kv[1])]
+            self.patterns = [(re.compile(whole_word(*kws)), p) for kws, p in keyword_groups(crit.contains)]
 
     def __call__(self, r: Row, features: Mapping) -> tuple[float, str | None]:
         c = self.crit
@@ -302,7 +301,7 @@ class LeadScorer:
                               and c.name in ("event_count", "days_since")}
         self.windows = {t: float(ls.window_days if r.window_days is None else r.window_days)
                         for t, (_, r) in ls.event_rules().items()}
-        self.personas = [(name, [re.compile(whole_word(k)) for k in kws]) for name, kws in ls.personas.items() if kws]
+        self.personas = [(name, re.compile(whole_word(*kws))) for name, kws in ls.personas.items() if kws]
 
     # -- steps --------------------------------------------------------------------------------
     def _persona(self, r: Row) -> str | None:
@@ -311,8 +310,8 @@ class LeadScorer:
         if given is not None or not self.personas or r.get("title") is None:
             return given
         title = r["title"].lower()
-        for name, patterns in self.personas:
-            if any(p.search(title) for p in patterns):
+        for name, pattern in self.personas:
+            if pattern.search(title):
                 return name
         return None
 

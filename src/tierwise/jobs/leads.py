@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
 
 from tierwise.compile.conditions import compile_condition
 from tierwise.compile.scoring import compile_scores
 from tierwise.datamodel import LEAD_SCORE_FIELDS
-from tierwise.engine import Engine, connect, write_text_atomic
+from tierwise.engine import connect
 from tierwise.errors import DataError
 from tierwise.jobs.workspace import Workspace, load_workspace, resolve_as_of, write_json
 from tierwise.models.matching import LeadAccountMatcher
@@ -96,16 +95,6 @@ def rule_flag_columns(spec_file: SpecFile, table: ir.Table) -> dict[str, ir.Bool
     return cols
 
 
-def _rule_flags(engine: Engine, spec_file: SpecFile, frame: pd.DataFrame) -> pd.DataFrame:
-    """The rule flags of every lead of ``frame``, computed by the engine."""
-    table = engine.register(frame.assign(_pos=np.arange(len(frame))))
-    cols = rule_flag_columns(spec_file, table)
-    if not cols:
-        return pd.DataFrame(index=frame.index)
-    flags = engine.to_arrow(table.select("_pos", **cols).order_by("_pos")).to_pandas()
-    return flags.drop(columns="_pos").set_index(frame.index)
-
-
 def routes_from_spec(spec_file: SpecFile) -> list[Route]:
     routing = spec_file.spec.routing
     assert routing is not None
@@ -145,27 +134,36 @@ def route(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
                             columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
         if ws.table("leads") is None:
             raise DataError(f"{spec_file.path}: data.leads is not set; routing needs the leads file")
-        accounts = account_frame(ws, account_scores(ws, day, progress))
-        leads = engine.to_arrow(scored_leads(ws, day).order_by("lead_id")).to_pandas()
-        with progress.step(f"matching {len(leads):,} leads to {len(accounts):,} accounts"):
-            matches = LeadAccountMatcher(min_score=routing.min_match_score).fit(accounts).match(leads)
-        frame = routing_frame(leads, matches, accounts)
-        flags = _rule_flags(engine, spec_file, frame)
+        scores = account_scores(ws, day, progress)
+        accounts = account_frame(ws, scores)
+        with progress.step("scoring leads"):
+            leads = engine.materialize(scored_leads(ws, day))  # lead scores: one pass over the events
+            match_in = engine.to_arrow(leads.select("lead_id", "email", "website", "company").order_by("lead_id"))
+        with progress.step(f"matching {match_in.num_rows:,} leads to {len(accounts):,} accounts"):
+            matches = LeadAccountMatcher(min_score=routing.min_match_score).fit(accounts).match(match_in.to_pandas())
+            matched = engine.materialize(engine.register(matches[MATCH_COLUMNS]))
+        # the routing fields and every rule's flag, computed by the engine; only what the router reads comes back
+        frame = routing_table(leads, matched, ws.table("accounts"), scores)
+        routes = routes_from_spec(spec_file)
+        flags = rule_flag_columns(spec_file, frame)
+        with progress.step("evaluating the routing rules"):
+            router_in = engine.to_arrow(frame.select("lead_id", "created_at", "account_owner_id", **flags)
+                                        .order_by("lead_id")).to_pandas()
         reps = reps_from_workspace(ws, routing.out_of_office)
         audit = AuditLog(spec_file.resolve(routing.audit_log))
-        with progress.step(f"routing {len(frame):,} leads"):
-            router = Router(routes_from_spec(spec_file), reps, state=audit.state)
-            decisions = router.route(pd.concat([frame, flags], axis=1), now=decided_at, audit=audit)
-        table = decisions_frame(decisions)
-        files = {
-            "decisions_parquet": str(engine.write(engine.register(table), out / "decisions.parquet", "parquet")),
-            "decisions_csv": str(engine.write(engine.register(table), out / "decisions.csv", "csv")),
-        }
-        files.update({f"quarantine_{k}": v for k, v in ws.write_quarantine(out).items()})
+        with progress.step(f"routing {len(router_in):,} leads"):
+            router = Router(routes, reps, state=audit.state)
+            decisions = router.route(router_in, now=decided_at, audit=audit)
+        with progress.step("writing decisions"):
+            table = engine.materialize(engine.register(decisions_frame(decisions)))
+            files = {
+                "decisions_parquet": str(engine.write(table, out / "decisions.parquet", "parquet")),
+                "decisions_csv": str(engine.write(table, out / "decisions.csv", "csv")),
+                "matches": str(engine.write(matched.order_by("lead_id"), out / "matches.csv", "csv")),
+            }
+            files.update({f"quarantine_{k}": v for k, v in ws.write_quarantine(out).items()})
         inputs = {name: {k: load.summary()[k] for k in ("read", "loaded", "quarantined")}
                   for name, load in ws.loads.items()}
-    files["matches"] = str(write_text_atomic(out / "matches.csv", matches[MATCH_COLUMNS].to_csv(
-        index=False, lineterminator="\n")))
     breaches = sla_breaches(decisions, None, decided_at)
     fresh = [d for d in decisions if not d.replay]
     summary = {
@@ -205,20 +203,24 @@ ACCOUNT_ROUTING_FIELDS = {
 _FLOAT_FIELDS = ("account_employees", "account_score")
 
 
-def routing_frame(leads: pd.DataFrame, matches: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+def routing_table(leads: ir.Table, matches: ir.Table, accounts: ir.Table, scores: ir.Table) -> ir.Table:
     """Each lead's own columns plus the matched account's fields (``account_*``) and the match's."""
-    acc = accounts if accounts.index.name == "account_id" else accounts.set_index("account_id")
-    matched = matches["account_id"]
-    fields = pd.DataFrame({
-        "account_id": matched.to_numpy(dtype=object),
-        **{f: acc[col].reindex(matched).to_numpy(dtype="float64" if f in _FLOAT_FIELDS else object)
-           for f, col in ACCOUNT_ROUTING_FIELDS.items()},
-        "match_status": matches["status"].to_numpy(dtype=object),
-        "match_method": matches["method"].to_numpy(dtype=object),
-        "match_confidence": matches["confidence"].to_numpy(dtype="float64"),
-    }, index=leads.index)
-    own = leads.drop(columns=[c for c in fields.columns if c in leads.columns])
-    return pd.concat([own, fields], axis=1)
+    acc = accounts.select("account_id", "name", "owner_id", "industry", "employees")
+    acc = acc.left_join(scores.select("account_id", account_score=scores.score, account_tier=scores.tier,
+                                      account_segment=scores.segment), "account_id").select(
+        acc, "account_score", "account_tier", "account_segment")
+    m = matches.select("lead_id", _account_id=matches.account_id, match_status=matches.status,
+                       match_method=matches.method, match_confidence=matches.confidence)
+    added = {"account_id", *ACCOUNT_ROUTING_FIELDS, "match_status", "match_method", "match_confidence"}
+    own = [c for c in leads.columns if c not in added]
+    t = leads.select(*own).left_join(m, "lead_id").select(*own, "_account_id", "match_status", "match_method",
+                                                        "match_confidence")
+    t = t.left_join(acc, t._account_id == acc.account_id)
+    return t.select(
+        *own, account_id=t._account_id,
+        **{f: t[col].cast("float64") if f in _FLOAT_FIELDS else t[col] for f, col in ACCOUNT_ROUTING_FIELDS.items()},
+        match_status=t.match_status, match_method=t.match_method, match_confidence=t.match_confidence,
+    )
 
 
 def routing_record(lead: dict[str, Any], match: dict[str, Any], account: dict[str, Any] | None) -> dict[str, Any]:
