@@ -98,7 +98,7 @@ def create_app(spec: str | Path | SpecFile | ScoringService, *, token: str, engi
                 "routing": s.routing is not None, "mql_threshold": service.mql_threshold}
 
     @app.post("/v1/leads/score-and-route", tags=["leads"], dependencies=[Depends(authorised)])
-    async def score_and_route(body: Annotated[LeadRequest, Body()]) -> JSONResponse:  # type: ignore[valid-type]
+    def score_and_route(body: Annotated[LeadRequest, Body()]) -> JSONResponse:  # type: ignore[valid-type]
         """Score a lead (fit, behaviour, negatives, decay, MQL, segment), match it to an account and route it.
 
         Every decision is written to the audit log; the same lead sent again (same
@@ -109,20 +109,22 @@ def create_app(spec: str | Path | SpecFile | ScoringService, *, token: str, engi
         return JSONResponse(jsonable_encoder(result))
 
     @app.post("/v1/accounts/score", tags=["accounts"], dependencies=[Depends(authorised)])
-    async def score_account(body: Annotated[AccountRequest, Body()]) -> JSONResponse:  # type: ignore[valid-type]
+    def score_account(body: Annotated[AccountRequest, Body()]) -> JSONResponse:  # type: ignore[valid-type]
         """Score, tier and segment one account from its fields and events, exactly as ``tierwise score`` does."""
         result = service.score_account(body.account.model_dump(), [e.model_dump() for e in body.events],
                                        as_of=body.as_of)
         return JSONResponse(jsonable_encoder(result))
 
     @app.get("/v1/accounts/{account_id}", tags=["accounts"], dependencies=[Depends(authorised)])
-    async def get_account(account_id: str) -> JSONResponse:
+    def get_account(account_id: str) -> JSONResponse:
         """A workspace account: score, tier, segment, reasons, opportunities, recent activity, scored contacts."""
         found = service.account(account_id)
         if found is None:
             raise HTTPException(404, f"account '{account_id}' is not in the workspace")
         return JSONResponse(jsonable_encoder(found))
 
+    # Handlers are plain functions: FastAPI runs them in worker threads, so the event loop keeps
+    # reading requests while one waits on the audit log's fsync; the service serialises what must be.
     app.state.service = service
     return app
 
