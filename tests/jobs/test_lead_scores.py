@@ -232,3 +232,12 @@ def test_cli(workspace, tmp_path):
     assert "page_view 2" in text and "1 events name a lead that is not in the table" in text
     assert "mean coverage 33%" in text
     assert json.loads((out / "summary.json").read_text())["contacts"]["mql"] == 1
+
+
+def test_a_malformed_email_earns_no_domain_penalty(workspace, tmp_path, write_file):
+    spec = workspace()
+    write_file("data/leads.csv", LEADS + "L6,leo murphy@rival.com,Rival,VP Sales,500,web,2026-10-30\n")
+    score_leads(spec, tmp_path / "out")
+    row = _rows(tmp_path / "out" / "leads.csv", "lead_id")["L6"]
+    assert (row["penalty__competitor"], row["email_valid"]) == (0.0, False)
+    assert row["breakdown"].endswith("malformed email") and "competitor" not in row["breakdown"]

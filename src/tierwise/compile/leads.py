@@ -159,10 +159,12 @@ def compile_lead_scores(
         if col not in t.columns:
             t = t.mutate(**{col: ibis.null().cast(dtype)})
     email = t.email.strip().lower()
+    email_ok = email.re_search(_EMAIL).fill_null(False)
     t = t.mutate(
         persona=_persona(ls, t),
-        _email_ok=email.re_search(_EMAIL).fill_null(False),
-        _domain=email.re_extract(r"@([^@\s]+)$", 1).nullif(""),
+        _email_ok=email_ok,
+        # a malformed address has no domain to penalise (or to match on)
+        _domain=ibis.ifelse(email_ok, email.re_extract(r"@([^@\s]+)$", 1).nullif(""), ibis.null().cast("string")),
     )
 
     # ---- fit and column-based behaviour criteria

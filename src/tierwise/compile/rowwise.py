@@ -348,7 +348,7 @@ class LeadScorer:
         email = r.get("email")
         clean = email.strip(_SPACE).lower() if isinstance(email, str) else None
         email_ok = bool(clean is not None and _EMAIL_RE.search(clean))
-        found = _DOMAIN_RE.search(clean) if clean is not None else None
+        found = _DOMAIN_RE.search(clean) if email_ok else None  # a malformed address has no domain
         domain = found.group(1) if found else None
         r["persona"] = self._persona(r)
         counts, last_age, features = self._events(events, as_of)
