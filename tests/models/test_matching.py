@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import random
+import re
+import sys
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from rapidfuzz import fuzz, process
 
 from tierwise.errors import DataError
+from tierwise.models import matching
 from tierwise.models.matching import (
     COLUMNS,
     LeadAccountMatcher,
@@ -15,6 +21,16 @@ from tierwise.models.matching import (
     normalise_domain,
     registrable_domain,
 )
+
+
+@pytest.fixture(autouse=True, params=["arrow", "scalar"])
+def column_path(request, monkeypatch):
+    """Every test runs twice: columns normalised with pyarrow (also for a few values), and value by value
+    with the scalar functions (what small batches and columns of other types get)."""
+    size = 0 if request.param == "arrow" else sys.maxsize
+    monkeypatch.setattr(matching, "_ARROW_FROM", size)
+    monkeypatch.setattr(matching, "_LOOKUP_IN_ARROW", size)
+    return request.param
 
 
 def _accounts(**extra) -> pd.DataFrame:
@@ -402,3 +418,123 @@ def test_synthetic_batch_matches_employees_by_domain():
     assert set(out.loc[kind == 2, "method"].dropna()) <= {"company_name"}
     assert out["status"].isin(["matched", "ambiguous", "unmatched"]).all()
     assert out["reason"].map(bool).all()
+
+
+# --------------------------------------------------------------------------- the column rules equal the scalar ones
+
+
+def test_whitespace_is_what_python_strips():
+    assert matching._WHITESPACE == "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspace())
+    assert all(re.fullmatch(r"\s", ch) for ch in matching._WHITESPACE)
+
+
+_TRICKY = [
+    "", " ", "acme.com", "ACME.COM", " acme.com. ", "a.b\n", "a.b\n/x", "a\nb.com", "HTTPS://WWW.Acme.com:443/x?y#z",
+    "ftp://files.acme.io/a", "://acme.com", "x1+.-://acme.com", "1http://acme.com", "www.", "wwwacme.com",
+    "www.www.acme.com", "http://www", "mailto:bob@acme.com", "bob@acme.com", "Bob@Mail.ACME.co.uk", "bob@@acme.com",
+    "a@b@c.d", "@acme.com", "bob@", "bob@acme", "bob smith@acme.com", "bob@acme.com\n", "bob@acme.com\u3000",
+    "\u3000acme.com\x1c", "acme.com\x85", "\xa0www.acme.com", "İstanbul.com.tr", "ﬁnance.co", "ÉCOLE.fr",
+    "straße.de", "bob@Straße.de", "ǅ.com", "\U0001F600.com", "a..b", ".co.uk", "co.uk", "a.co.uk", "x.y.com.au",
+    "The Société Générale S.A.", "Müller & Söhne GmbH & Co. KG", "The The Co", "the", "The", "Inc Inc", "and co",
+    "Co-operative Bank plc", "A’s Company, Ltd.", "McDonald's Corp", "S.A.S.", "x sas", "x incx", "a_b c",
+    "!!!", "...", "&", "AT&T", "Ⅻ Holdings", "٣ Co", "naïve café inc", "Σίσυφος ΑΕ", "東京 株式会社", "\x00acme\x7f",
+    "tab\there", "line\nbreak llc", "x\x1cy", "Ltd.", "sp. z o.o.", "Foo Sp Zoo",
+]
+
+
+def _tricky_values(seed: int = 11, n: int = 3000) -> list[str]:
+    rng = random.Random(seed)
+    pieces = list("aZ09.-_@/:?#&'’!, \t\n\x0b\r\x1c\x00") + [
+        "\xa0", "\u3000", "\u2028", "\x85", "é", "É", "ß", "İ", "ﬁ", "Ⅻ", "\u0301", "K", "Σ", "\U0001F600", "²",
+        "www.", "http://", "HTTPS://", "://", "co.uk", ".com", "gmx.", "inc", " Inc.", " LLC", " & Co. KG", "The ",
+        " and", "S.A.", " sas"]
+    return _TRICKY + ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(n)]
+
+
+def _column(values) -> pa.Array:
+    return pa.array(values, type=pa.large_string())
+
+
+def test_column_rules_give_what_the_scalar_functions_give():
+    values = _tricky_values()
+    assert list(matching._objects(matching._domains_arrow(_column(values)))) == [normalise_domain(v) for v in values]
+    assert list(matching._objects(matching._companies_arrow(_column(values)))) == [normalise_company(v) for v in values]
+    lowered, domains = matching._emails(_column(values))
+    assert list(matching._objects(lowered)) == [v.lower() for v in values]
+    expected = [m.group(1) if (m := re.search(matching._EMAIL_RE, v.lower())) else None for v in values]
+    assert list(matching._objects(domains)) == expected
+    hosts = [h for h in map(normalise_domain, values) if h] + ["a.b.co.uk", "co.uk", ".co.uk", "a..uk", "localhost"]
+    assert list(matching._objects(matching._registrables_arrow(_column(hosts)))) == list(map(registrable_domain, hosts))
+
+
+def _odd_frames(seed: int = 5):
+    """Accounts and leads with non-ASCII names, blank and padded text, and a few values that are not text."""
+    accounts, leads, _ = _synthetic(n_accounts=300, n_leads=1200, seed=seed)
+    rng = np.random.default_rng(seed)
+    accounts = accounts.astype({c: object for c in ("account_id", "name", "domain", "website")})
+    leads = leads.astype(object)
+    leads["website"] = pd.Series([None if rng.random() < 0.7 else f" HTTPS://WWW.{d.upper()}/x " for d in
+                                  accounts["website"].str.slice(12, -1).sample(len(leads), replace=True,
+                                                                                random_state=seed)], dtype=object)
+    for i, text in enumerate(_TRICKY):
+        accounts.loc[i, "name"] = text
+        accounts.loc[len(_TRICKY) + i, "domain"] = text
+        leads.loc[i, "company"] = text + " Inc"
+        leads.loc[len(_TRICKY) + i, "email"] = "x@" + text
+        leads.loc[2 * len(_TRICKY) + i, "website"] = text
+    accounts.loc[0, "domain"] = 7  # not text: str(7), as before
+    leads.loc[1, "company"] = 12345
+    leads.loc[2, "email"] = b"x@acme.com"
+    leads.loc[3, "website"] = 3.5
+    return accounts, leads
+
+
+def _as_dtype(frame: pd.DataFrame, dtype) -> pd.DataFrame:
+    text = [c for c in frame.columns if c != "employees"]
+    if dtype == "object":
+        return frame
+    clean = frame.copy()
+    for c in text:
+        clean[c] = [v if isinstance(v, str) else None for v in frame[c]]
+    return clean.astype({c: dtype for c in text})
+
+
+@pytest.mark.parametrize("dtype", ["object", "str", "string[python]", pd.ArrowDtype(pa.string())])
+def test_columns_of_any_text_dtype_match_like_the_scalar_path(dtype, monkeypatch):
+    accounts, leads = _odd_frames()
+    accounts, leads = _as_dtype(accounts, dtype), _as_dtype(leads, dtype)
+    got = LeadAccountMatcher().fit(accounts).match(leads)
+    monkeypatch.setattr(matching, "_ARROW_FROM", sys.maxsize)
+    monkeypatch.setattr(matching, "_LOOKUP_IN_ARROW", sys.maxsize)
+    expected = LeadAccountMatcher().fit(accounts).match(leads)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["reason"].map(type).eq(str).all()
+    assert set(got["method"].dropna()) == {"email_domain", "website", "company_name"}
+
+
+def test_text_arrow_cannot_hold_takes_the_scalar_path():
+    accounts = _accounts().astype({"name": object, "website": object})
+    accounts.loc[1, ["name", "website"]] = ["Glob\udc80ex Corp", "https://www.glob\udc80ex.de/"]
+    leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3"], "email": ["a@acme.com", None, None],
+                          "website": [None, "glob\udc80ex.de", None], "company": [None, None, "Glob\udc80ex"]},
+                         dtype=object)
+    out = LeadAccountMatcher().fit(accounts).match(leads)
+    assert out["account_id"].tolist() == ["A1", "A2", "A2"]
+    assert out.loc[1, "reason"] == "website glob\udc80ex.de is account A2's domain"
+
+
+def test_chunked_arrow_columns():
+    accounts, leads, _ = _synthetic(n_accounts=200, n_leads=600, seed=2)
+    table = pa.Table.from_pandas(leads, preserve_index=False)
+    chunked = pa.concat_tables([table.slice(0, 250), table.slice(250, 100), table.slice(350)]).to_pandas()
+    assert chunked["email"].array._pa_array.num_chunks == 3
+    pd.testing.assert_frame_equal(LeadAccountMatcher().fit(accounts).match(chunked),
+                                  LeadAccountMatcher().fit(accounts).match(leads.astype(object)))
+
+
+def test_indexes_as_dictionaries():
+    matcher = LeadAccountMatcher().fit(_shared(["R1", "R2", None], [10, 900, 5000], ids=("B1", "B2", "B3")))
+    assert matcher.domain_index_ == {"shared.com": [1, 0, 2]}
+    assert matcher.registrable_index_ == {"shared.com": [1, 0, 2]}
+    assert matcher.name_keys_ == ["shared"] and matcher.name_accounts_ == [[1, 0, 2]]
+    assert not hasattr(LeadAccountMatcher(), "domain_index_")

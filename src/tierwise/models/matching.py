@@ -45,6 +45,12 @@ names a score >= 85 requires; two typos in the same blocking word, or a typo
 together with reordered words, can be missed. Each block is scored
 with :func:`rapidfuzz.process.cdist` and ``score_cutoff``.
 
+Domains and names are normalised once per distinct value, a whole column at a time with
+:mod:`pyarrow.compute`: RE2 patterns written to give exactly what :func:`normalise_domain`,
+:func:`normalise_company` and :func:`registrable_domain` give, with Python's own case mapping and accent
+folding for the (rare) text that is not ASCII. Small batches, and columns holding other things than text,
+take those functions directly.
+
 Examples
 --------
 >>> import pandas as pd
@@ -72,6 +78,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from tierwise.errors import DataError
@@ -130,6 +138,22 @@ _HOST_RE = re.compile(r"^[^\s.@]+(?:\.[^\s.@]+)+$")
 _EMAIL_RE = r"^[^@\s]+@([^@\s]+)$"
 _PUNCT_RE = re.compile(r"[^\w\s]|_")
 _CELLS_PER_CALL = 4_000_000  # bounds the float32 score matrix of one cdist call (16 MB)
+
+# Whole columns are normalised with pyarrow.compute, by RE2 patterns that give exactly what the scalar
+# rules above give (the tests compare them); only str.lower and normalise_company's accent folding and
+# Unicode word characters are left to Python, for the rare values that are not ASCII.
+
+#: What str.strip(), str.split() and re's \s take for white space (every character whose isspace() is true).
+_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+               "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_RE2_SPACE = "".join(f"\\x{{{ord(ch):x}}}" for ch in _WHITESPACE)
+# re's "$" also matches before a final newline, RE2's only at the very end: hence "\n?$"
+_HOST_RE2 = rf"^[^{_RE2_SPACE}.@]+(?:\.[^{_RE2_SPACE}.@]+)+\n?$"
+_EMAIL_RE2 = rf"^[^@{_RE2_SPACE}]+@(?P<domain>[^@{_RE2_SPACE}]+)\n?$"
+_EMAIL_PY = re.compile(_EMAIL_RE)
+_REGISTRABLE_RE2 = (r"(?P<registrable>[^.]*\.(?:" + "|".join(sorted(map(re.escape, MULTI_LEVEL_SUFFIXES)))
+                    + r")|[^.]*\.[^.]*)$")
+_TRAILING_LEGAL_RE2 = "(?: (?:" + "|".join(sorted(LEGAL_SUFFIXES | {"and"})) + "))+$"
 
 COLUMNS = ["lead_id", "account_id", "method", "confidence", "status", "candidates", "reason"]
 
@@ -241,23 +265,223 @@ def _email_problem(text: str) -> str:
     return "no valid domain after the @"
 
 
-def _text_column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """Stripped text (None for missing or blank) as an object Series aligned with ``frame``."""
+# A text column is handled as (codes, values): row i holds values[codes[i]], -1 for none. Values are an Arrow
+# string array (or chunked array), or an object array for text Arrow cannot hold (lone surrogates), which
+# then takes the scalar functions' path.
+Strings = pa.Array | pa.ChunkedArray | np.ndarray
+_ARROW_FROM = 100  # fewer values than this take the scalar functions (Arrow's per-call cost is not worth it)
+_LOOKUP_IN_ARROW = 10_000  # from this many values, look keys up with pyarrow (it hashes the keys per call)
+
+
+def _arrow_strings(column: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """``column`` as Arrow strings (nulls for missing values), or None unless it holds only text."""
+    dtype = column.dtype
+    try:
+        if isinstance(dtype, pd.StringDtype) or (
+                isinstance(dtype, pd.ArrowDtype) and (pa.types.is_string(dtype.pyarrow_dtype)
+                                                      or pa.types.is_large_string(dtype.pyarrow_dtype))):
+            return pa.array(column.array)
+        if pd.api.types.is_object_dtype(dtype) and pd.api.types.infer_dtype(column, skipna=True) in (
+                "string", "empty"):
+            return pa.array(column.to_numpy(), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, ValueError, TypeError):  # e.g. text with lone surrogates (not UTF-8)
+        pass
+    return None
+
+
+def _text_codes(frame: pd.DataFrame, name: str, distinct: bool = True) -> tuple[np.ndarray, Strings]:
+    """The column's text, stripped, as (codes, values); code -1 for missing or blank text. The values are
+    the distinct texts, or with ``distinct=False`` one per row (for columns with few repeats)."""
+    n = len(frame)
     if name not in frame.columns:
-        values = [None] * len(frame)
+        return np.full(n, -1, dtype=np.int64), np.empty(0, dtype=object)
+    arr = _arrow_strings(frame[name]) if n >= _ARROW_FROM else None
+    if arr is None:
+        values = np.array([(v.strip() or None) if isinstance(v, str) else (None if pd.isna(v) else str(v))
+                           for v in frame[name].to_numpy(dtype=object)], dtype=object)
+        if distinct:
+            return _factorize(values)
+        return np.where(pd.notna(values), np.arange(n), -1), values
+    if distinct:
+        codes, arr = _factorize(arr)
     else:
-        values = [(v.strip() or None) if isinstance(v, str) else (None if pd.isna(v) else str(v))
-                  for v in frame[name].to_numpy(dtype=object)]
-    return pd.Series(values, index=frame.index, dtype=object)
+        codes = np.arange(n)
+    values = pc.utf8_trim(arr, characters=_WHITESPACE)
+    blank = pc.equal(pc.binary_length(values), 0).fill_null(True)
+    if pc.any(blank).as_py():
+        blank_np = blank.to_numpy(zero_copy_only=False)
+        codes = np.where(blank_np[np.maximum(codes, 0)] | (codes < 0), -1, codes)
+        values = pc.if_else(blank, pa.scalar(None, values.type), values)
+    return codes, values
 
 
-def _object_map(values: pd.Series, func) -> pd.Series:
-    """``func`` over the strings of ``values`` (None elsewhere), kept as an object Series with None."""
-    return pd.Series([func(v) if isinstance(v, str) else None for v in values.to_numpy(dtype=object)],
-                     index=values.index, dtype=object)
+def _factorize(values: Strings) -> tuple[np.ndarray, Strings]:
+    """(codes, distinct values) of values that may be null (code -1)."""
+    if isinstance(values, np.ndarray):
+        codes, uniques = pd.factorize(values)
+        return codes.astype(np.int64, copy=False), uniques
+    encoded = values.dictionary_encode()
+    if isinstance(encoded, pa.ChunkedArray):
+        chunks = encoded.chunks
+        # the chunks of an encoded chunked array share one dictionary; combine them if ever not
+        if not chunks or any(not c.dictionary.equals(chunks[-1].dictionary) for c in chunks[:-1]):
+            encoded = values.combine_chunks().dictionary_encode() if chunks else pa.DictionaryArray.from_arrays(
+                pa.array([], type=pa.int32()), pa.array([], type=values.type))
+        else:
+            codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks])
+            return codes.astype(np.int64), chunks[-1].dictionary
+    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
 
 
-# --------------------------------------------------------------------------- the matcher
+def _objects(values: Strings) -> np.ndarray:
+    """Values as an object array (None for nulls)."""
+    return values if isinstance(values, np.ndarray) else values.to_numpy(zero_copy_only=False)
+
+
+def _take(values: Strings, idx: np.ndarray) -> Strings:
+    return values[idx] if isinstance(values, np.ndarray) else values.take(pa.array(idx, type=pa.int64()))
+
+
+def _gather(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``values[codes]`` as an object array, None where a code is -1."""
+    return np.concatenate([np.asarray(values, dtype=object), np.array([None], dtype=object)])[codes]
+
+
+def _as_arrow(values: Strings) -> pa.Array | pa.ChunkedArray | None:
+    """Values as Arrow strings; None for a few values, or when some text cannot be held by Arrow."""
+    if not isinstance(values, np.ndarray):
+        return values
+    if len(values) < _ARROW_FROM:
+        return None
+    try:
+        return pa.array(values, type=pa.large_string())
+    except (pa.ArrowException, ValueError, TypeError):
+        return None
+
+
+def _combined(arr):
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _per_value(values: Strings, arrow_rule, python_rule) -> np.ndarray:
+    """``python_rule`` of each text value (None stays None) as an object array, computed by ``arrow_rule``
+    when Arrow can hold the values."""
+    arr = _as_arrow(values)
+    if arr is None:
+        return np.array([None if v is None else python_rule(v) for v in values], dtype=object)
+    return _objects(arrow_rule(arr))
+
+
+def _with_python(result, arr, python_rule):
+    """``result`` with the values of ``arr`` that are not ASCII replaced by ``python_rule`` of them."""
+    other = pc.invert(pc.string_is_ascii(arr)).fill_null(False)
+    if not pc.any(other).as_py():
+        return result
+    arr, result, other = _combined(arr), _combined(result), _combined(other)
+    fixed = [python_rule(v) for v in arr.filter(other).to_pylist()]
+    return pc.replace_with_mask(result, other, pa.array(fixed, type=result.type))
+
+
+def _lower_arrow(arr):
+    """``str.lower`` of each value (Arrow's case mapping differs from Python's outside ASCII)."""
+    return _with_python(pc.ascii_lower(arr), arr, str.lower)
+
+
+def _domains_arrow(arr):
+    """:func:`normalise_domain` of each value. What _DOMAIN_RE keeps, found in steps that run fast: the
+    scheme (it has no ":", so the first "://" ends it) and then a leading "www." are dropped, and everything
+    from the first "/", ":", "?" or "#"."""
+    text = _lower_arrow(pc.utf8_trim(_combined(arr), characters=_WHITESPACE))
+    scheme = pc.match_substring_regex(text, "^[a-z][a-z0-9+.-]*://").fill_null(False)
+    if pc.any(scheme).as_py():
+        rest = pc.list_element(pc.split_pattern(text.filter(scheme), "://", max_splits=1), 1)
+        text = pc.replace_with_mask(text, scheme, rest)
+    www = pc.starts_with(text, "www.").fill_null(False)
+    if pc.any(www).as_py():
+        text = pc.replace_with_mask(text, www, pc.utf8_slice_codeunits(text.filter(www), 4))
+    host = pc.list_element(pc.split_pattern_regex(text, "[/:?#]", max_splits=1), 0)
+    host = pc.utf8_rtrim(host, characters=".")
+    return pc.if_else(pc.match_substring_regex(host, _HOST_RE2), host, pa.scalar(None, host.type))
+
+
+def _companies_arrow(arr):
+    """:func:`normalise_company` of each value; for ASCII text the words are the runs of [a-z0-9]."""
+    name = pc.ascii_lower(arr)
+    for old, new in (("&", " and "), (".", ""), ("'", "")):
+        name = pc.replace_substring(name, old, new)
+    name = pc.utf8_trim(pc.replace_substring_regex(name, "[^a-z0-9]+", " "), characters=" ")
+    name = pc.replace_substring_regex(name, "^the ", "", max_replacements=1)
+    name = pc.replace_substring_regex(name, _TRAILING_LEGAL_RE2, "")
+    name = pc.if_else(pc.equal(pc.binary_length(name), 0), pa.scalar(None, name.type), name)
+    return _with_python(name, arr, normalise_company)
+
+
+def _registrables_arrow(arr):
+    """:func:`registrable_domain` of each value (a domain with one dot is its own)."""
+    arr = _combined(arr)
+    longer = pc.greater(pc.count_substring(arr, "."), 1).fill_null(False)
+    if not pc.any(longer).as_py():
+        return arr
+    part = arr.filter(longer)
+    part = pc.coalesce(pc.struct_field(pc.extract_regex(part, _REGISTRABLE_RE2), [0]), part)
+    return pc.replace_with_mask(arr, longer, part)
+
+
+def _email_domain(email: str) -> str | None:
+    found = _EMAIL_PY.search(email)
+    return found.group(1) if found else None
+
+
+def _emails(values: Strings) -> tuple[Strings, Strings]:
+    """(lower-cased emails, their domain or None) of stripped email texts."""
+    arr = _as_arrow(values)
+    if arr is None:
+        lowered = np.array([None if v is None else v.lower() for v in values], dtype=object)
+        return lowered, np.array([None if v is None else _email_domain(v) for v in lowered], dtype=object)
+    lowered = _lower_arrow(arr)
+    return lowered, pc.struct_field(pc.extract_regex(lowered, _EMAIL_RE2), [0])
+
+
+class _Groups:
+    """Account rows grouped by a key, each group best first by tie-breaker rank: the rows of ``keys[i]``
+    are ``rows[starts[i]:starts[i + 1]]``. Keys in order of first appearance, or sorted; None is no key."""
+
+    def __init__(self, keys: np.ndarray, rank: np.ndarray, sort_keys: bool = False):
+        codes, distinct = pd.factorize(keys)
+        if sort_keys:
+            order = np.argsort(distinct, kind="stable")
+            distinct = distinct[order]
+            position = np.empty(len(order), dtype=np.int64)
+            position[order] = np.arange(len(order))
+            codes = np.where(codes >= 0, position[np.maximum(codes, 0)], -1)
+        rows = np.flatnonzero(codes >= 0)
+        self.rows = rows[np.lexsort((rank[rows], codes[rows]))]
+        self.starts = np.searchsorted(codes[self.rows], np.arange(len(distinct) + 1))
+        self.sizes = np.diff(self.starts)
+        self.keys = np.asarray(distinct, dtype=object)
+        self._arrow_keys: pa.Array | None = None
+        self._positions: dict | None = None
+
+    def group(self, i: int) -> list[int]:
+        return self.rows[self.starts[i]:self.starts[i + 1]].tolist()
+
+    def groups(self) -> list[list[int]]:
+        listed, starts = self.rows.tolist(), self.starts.tolist()
+        return [listed[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
+
+    def find(self, values: Strings) -> np.ndarray:
+        """The position of each value among the keys, -1 when it is none of them (or null)."""
+        if len(values) >= _LOOKUP_IN_ARROW:
+            if self._arrow_keys is None:
+                self._arrow_keys = _as_arrow(self.keys)
+            arr = _as_arrow(values) if self._arrow_keys is not None else None
+            if arr is not None:
+                found = pc.index_in(arr, value_set=self._arrow_keys).fill_null(-1)
+                return found.to_numpy(zero_copy_only=False).astype(np.int64)
+        if self._positions is None:
+            self._positions = {k: i for i, k in enumerate(self.keys.tolist())}
+        positions = self._positions
+        return np.array([positions.get(v, -1) for v in _objects(values).tolist()], dtype=np.int64)
 
 
 class LeadAccountMatcher:
@@ -335,48 +559,49 @@ class LeadAccountMatcher:
             raise DataError(f"account_id must be unique; repeated: {', '.join(map(str, dupes[:5]))}"
                             + (" ..." if len(dupes) > 5 else ""))
         frame = accounts.reset_index(drop=True)
+        n = len(frame)
 
-        def column(name: str) -> pd.Series:
-            return _text_column(frame, name)
-
-        domain = _object_map(column("domain"), normalise_domain)
-        website = _object_map(column("website"), normalise_domain)
-        domain = pd.Series([d if d is not None else w for d, w in zip(domain, website, strict=True)], dtype=object)
-        owner = column("owner_id")
+        # the account's domain, else its website's (only looked at where there is no domain)
+        codes, values = _text_codes(frame, "domain", distinct=False)
+        domain = _gather(_per_value(values, _domains_arrow, normalise_domain), codes)
+        missing = np.flatnonzero(pd.isna(domain))
+        codes, values = _text_codes(frame, "website", distinct=False)
+        missing = missing[codes[missing] >= 0]
+        if len(missing):
+            domain[missing] = _per_value(_take(values, codes[missing]), _domains_arrow, normalise_domain)
+        codes, distinct = pd.factorize(domain)
+        registrable = _gather(_per_value(distinct, _registrables_arrow, registrable_domain), codes)
+        has_owner = _text_codes(frame, "owner_id", distinct=False)[0] >= 0
         employees = (pd.to_numeric(frame["employees"], errors="coerce").astype("float64")
                      if "employees" in frame.columns else pd.Series(np.nan, index=frame.index))
-        names = column("name")
+        codes, values = _text_codes(frame, "name")
+        names = _gather(_objects(values), codes)
+        name_key = _gather(_per_value(values, _companies_arrow, normalise_company), codes)
         table = pd.DataFrame({
             "account_id": ids.astype("object"),
-            "name": names,
-            "domain": domain,
-            "registrable": _object_map(domain, registrable_domain),
-            "name_key": _object_map(names, normalise_company),
-            "has_owner": owner.notna().to_numpy(),
+            "name": pd.Series(names, dtype=object),
+            "domain": pd.Series(domain, dtype=object),
+            "registrable": pd.Series(registrable, dtype=object),
+            "name_key": pd.Series(name_key, dtype=object),
+            "has_owner": has_owner,
             "employees": employees.to_numpy(),
         })
         # tie-breaker order: with an owner first, then larger (unknown size last), then lower account_id
         size = table["employees"].to_numpy()
-        order = np.lexsort((ids.to_numpy(dtype=str), np.where(np.isnan(size), np.inf, -size),
-                            ~table["has_owner"].to_numpy()))
-        rank = np.empty(len(table), dtype=np.int64)
-        rank[order] = np.arange(len(table))
+        order = np.lexsort((ids.to_numpy(dtype=str), np.where(np.isnan(size), np.inf, -size), ~has_owner))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
         table["rank"] = rank
         self._rank, self._owned, self._size = rank, table["has_owner"].to_numpy(), size
         self._ids = table["account_id"].to_numpy(dtype=object)
         self._domains = table["domain"].to_numpy(dtype=object)
         self.accounts_ = table
-        self.n_accounts_ = len(table)
+        self.n_accounts_ = n
 
-        self.domain_index_ = self._group(table["domain"])
-        self.registrable_index_ = self._group(table["registrable"])
-        keyed = table["name_key"].dropna()
-        self.name_keys_ = sorted(keyed.unique())
-        position = {k: i for i, k in enumerate(self.name_keys_)}
-        by_name: dict[int, list[int]] = defaultdict(list)
-        for row, key in keyed.items():
-            by_name[position[key]].append(int(row))
-        self.name_accounts_ = [sorted(by_name[i], key=lambda r: rank[r]) for i in range(len(self.name_keys_))]
+        self._domain_groups = _Groups(domain, rank)
+        self._registrable_groups = _Groups(registrable, rank)
+        self._name_groups = _Groups(name_key, rank, sort_keys=True)
+        self.name_keys_ = self._name_groups.keys.tolist()
         blocks: dict[str, list[int]] = defaultdict(list)
         for i, key in enumerate(self.name_keys_):
             for b in _blocking_keys(key):
@@ -388,13 +613,21 @@ class LeadAccountMatcher:
         self._personal_wild = frozenset(p[:-2] for p in personal if p.endswith(".*"))
         return self
 
-    def _group(self, keys: pd.Series) -> dict[str, list[int]]:
-        """Key -> account rows, best first by tie-breaker rank."""
-        rank = self.accounts_["rank"].to_numpy()
-        out: dict[str, list[int]] = defaultdict(list)
-        for row, key in keys.dropna().items():
-            out[key].append(int(row))
-        return {k: sorted(v, key=lambda r: rank[r]) for k, v in out.items()}
+    # the indexes as dictionaries and lists, built when first asked for (matching reads the arrays)
+    @property
+    def domain_index_(self) -> dict[str, list[int]]:
+        """Normalised domain -> account rows, best first by tie-breaker rank."""
+        return dict(zip(self._domain_groups.keys.tolist(), self._domain_groups.groups(), strict=True))
+
+    @property
+    def registrable_index_(self) -> dict[str, list[int]]:
+        """Registrable domain -> account rows, best first by tie-breaker rank."""
+        return dict(zip(self._registrable_groups.keys.tolist(), self._registrable_groups.groups(), strict=True))
+
+    @property
+    def name_accounts_(self) -> list[list[int]]:
+        """For each of :attr:`name_keys_`, its account rows, best first by tie-breaker rank."""
+        return self._name_groups.groups()
 
     # -- tie-breaking ---------------------------------------------------------------
     def _choose(self, rows: list[int]) -> tuple[int | None, str, str]:
@@ -404,7 +637,7 @@ class LeadAccountMatcher:
         owned, size, ids = self._owned, self._size, self._ids
         first, second = rows[0], rows[1]
         name = ids[first]
-        n_owned = sum(bool(owned[r]) for r in rows)
+        n_owned = int(np.count_nonzero(owned[rows]))
         if n_owned == 1:
             return first, "matched", f"chose {name}: the only one with an owner"
 
@@ -421,28 +654,28 @@ class LeadAccountMatcher:
         listed = ", ".join(ids[tied[:5]]) + (" ..." if len(tied) > 5 else "")
         return None, "ambiguous", f"cannot choose between {listed}: no owner and the same size; left for review"
 
-    def _resolve_domain(self, host: str, source: str) -> tuple | None:
-        """(row, status, candidates, confidence, reason) for a lead host, or None when no account has it."""
-        ids, domains = self._ids, self._domains
-        rows = self.domain_index_.get(host)
-        if rows is not None:
-            row, status, why = self._choose(rows)
-            if len(rows) == 1:
-                reason = f"{source} {host} is account {ids[rows[0]]}'s domain"
-            else:
-                reason = f"{source} {host} is the domain of {len(rows)} accounts; {why}"
-            return row, status, len(rows), 100.0, reason
-        reg = registrable_domain(host)
-        rows = self.registrable_index_.get(reg)
-        if rows is None:
-            return None
-        row, status, why = self._choose(rows)
-        if len(rows) == 1:
-            reason = (f"{source} {host} and account {ids[rows[0]]}'s domain "
-                      f"{domains[rows[0]]} are both under {reg}")
-        else:
-            reason = f"{source} {host} is under {reg}, like the domains of {len(rows)} accounts; {why}"
-        return row, status, len(rows), 90.0, reason
+    def _classify(self, hosts: Strings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For normalised hosts (not None): (registrable domain, personal?, position among the account domains,
+        position among the accounts' registrable domains), positions -1 for none."""
+        exact, wild = self._personal_exact, self._personal_wild
+        arr = _as_arrow(hosts)
+        try:
+            exact_set = pa.array(sorted(exact), type=pa.large_string())
+            wild_set = pa.array(sorted(wild), type=pa.large_string())
+        except (pa.ArrowException, ValueError, TypeError):
+            arr = None
+        if arr is None:
+            hosts = _objects(hosts)
+            registrable = np.array([registrable_domain(h) for h in hosts], dtype=object)
+            personal = np.array([_is_personal(h, exact, wild) for h in hosts], dtype=bool)
+            return (registrable, personal, self._domain_groups.find(hosts),
+                    self._registrable_groups.find(registrable))
+        reg = _registrables_arrow(arr)
+        first_label = pc.struct_field(pc.extract_regex(reg, "^(?P<label>[^.]*)"), [0])
+        personal = pc.or_(pc.or_(pc.is_in(arr, value_set=exact_set), pc.is_in(reg, value_set=exact_set)),
+                          pc.is_in(first_label, value_set=wild_set))
+        return (_objects(reg), personal.to_numpy(zero_copy_only=False).astype(bool), self._domain_groups.find(arr),
+                self._registrable_groups.find(reg))
 
     # -- matching --------------------------------------------------------------------
     def match(self, leads: pd.DataFrame) -> pd.DataFrame:
@@ -454,39 +687,48 @@ class LeadAccountMatcher:
         if "lead_id" not in leads.columns:
             raise DataError("leads needs a lead_id column; columns are: " + ", ".join(map(str, leads.columns)))
         n = len(leads)
-        acc_ids = self._ids
         account = np.full(n, None, dtype=object)
         method = np.full(n, None, dtype=object)
         confidence = np.zeros(n, dtype=np.float64)
         status = np.full(n, "unmatched", dtype=object)
         candidates = np.zeros(n, dtype=np.int64)
         reason = np.full(n, None, dtype=object)
-        notes: list[list[str]] = [[] for _ in range(n)]
         done = np.zeros(n, dtype=bool)
+        out = (account, method, confidence, status, candidates, reason, done)
+        email_notes = np.full(n, None, dtype=object)
+        website_notes = np.full(n, None, dtype=object)
 
-        email = _object_map(_text_column(leads, "email"), str.lower)
-        extracted = email.astype("str").str.extract(_EMAIL_RE, expand=False)
-        email_domain = pd.Series([v if isinstance(v, str) else None for v in extracted.to_numpy(dtype=object)],
-                                 index=leads.index, dtype=object)
-        website = _text_column(leads, "website")
-        for source, raw, parsed in (("email domain", email, email_domain), ("website", website, website)):
-            self._match_domains(source, raw, parsed, done, account, method, confidence, status, candidates,
-                                reason, notes, acc_ids)
+        codes, emails = _text_codes(leads, "email", distinct=False)  # emails seldom repeat
+        lowered, domains = _emails(emails)
+        self._match_domains("email domain", codes, lowered, domains, out, email_notes)
+        codes, websites = _text_codes(leads, "website")
+        self._match_domains("website", codes, websites, websites, out, website_notes)
+        has_email_note, has_website_note = pd.notna(email_notes), pd.notna(website_notes)
+        noted = has_email_note | has_website_note
 
-        company = _text_column(leads, "company")
-        self._match_names(company, done, account, method, confidence, status, candidates, reason, acc_ids)
+        codes, companies = _text_codes(leads, "company")
+        keys = self._match_names(codes, companies, out)
 
-        for i in np.flatnonzero(~done):
-            text = company.iat[i]
-            if text is None:
-                reason[i] = "no company name" if notes[i] else "no email domain, website or company name"
-            elif normalise_company(text) is None:
-                reason[i] = f"company '{_shorten(text)}' has no letters or digits to compare"
-            else:
-                reason[i] = f"no account name scoring >= {self.min_score:g} for company '{_shorten(text)}'"
-            if not notes[i] and text is not None:
-                reason[i] = "no email domain or website; " + reason[i]
-        full_reason = [("; ".join(nt) + "; " + r) if nt else r for nt, r in zip(notes, reason, strict=True)]
+        left = np.flatnonzero(~done)
+        without = left[codes[left] < 0]
+        reason[without] = np.array(["no email domain, website or company name", "no company name"],
+                                   dtype=object)[noted[without].astype(np.int64)]
+        named = left[codes[left] >= 0]
+        if len(named):
+            distinct, inverse = np.unique(codes[named], return_inverse=True)
+            text = np.array([
+                f"company '{_shorten(t)}' has no letters or digits to compare" if key is None
+                else f"no account name scoring >= {self.min_score:g} for company '{_shorten(t)}'"
+                for t, key in zip(_objects(_take(companies, distinct)), keys[distinct], strict=True)],
+                dtype=object)
+            reason[named] = np.where(noted[named], text[inverse], ("no email domain or website; " + text)[inverse])
+        # the notes go first: "<email note>; <website note>; <reason>"
+        for rows, parts in ((has_email_note & ~has_website_note, (email_notes,)),
+                            (has_website_note & ~has_email_note, (website_notes,)),
+                            (has_email_note & has_website_note, (email_notes, website_notes))):
+            rows = np.flatnonzero(rows)
+            for part in parts[::-1]:
+                reason[rows] = part[rows] + "; " + reason[rows]
         # object columns keep None for "no account" / "no method" (pandas 3 would turn str columns' None into NaN)
         return pd.DataFrame({
             "lead_id": pd.Series(leads["lead_id"].to_numpy(dtype=object), dtype=object),
@@ -495,91 +737,156 @@ class LeadAccountMatcher:
             "confidence": confidence,
             "status": pd.Series(status, dtype=object),
             "candidates": candidates,
-            "reason": pd.Series(full_reason, dtype=object),
+            "reason": pd.Series(reason, dtype=object),
         }, columns=COLUMNS)
 
-    def _match_domains(self, source, raw, parsed, done, account, method, confidence, status, candidates,
-                       reason, notes, acc_ids) -> None:
-        method_name = "email_domain" if source == "email domain" else "website"
-        rows = np.flatnonzero(~done & raw.notna().to_numpy())
+    def _match_domains(self, source: str, codes: np.ndarray, raw: Strings, parsed: Strings, out: tuple,
+                       notes: np.ndarray) -> None:
+        """Match the rows not done yet by a domain. Row i has the text ``codes[i]`` (-1: none); ``raw``
+        holds the texts (quoted when malformed) and ``parsed`` the text to normalise for each (the email's
+        domain; None when there is none). Rows left unmatched get a note."""
+        account, method, confidence, status, candidates, reason, done = out
+        rows = np.flatnonzero(~done & (codes >= 0))
         if len(rows) == 0:
             return
-        raw_values = raw.to_numpy(dtype=object)
-        parsed_values = parsed.to_numpy(dtype=object)[rows]
-        hosts = {v: normalise_domain(v) for v in pd.unique(parsed_values) if v is not None}
-        host = np.array([hosts.get(v) if v is not None else None for v in parsed_values], dtype=object)
-        unique_hosts = sorted(set(hosts.values()) - {None})
-        # per distinct host: 0 personal, 1 no account, 2 + k the k-th resolution
-        code_of: dict[str, int] = {}
-        found: list[tuple] = []
-        for h in unique_hosts:
-            if _is_personal(h, self._personal_exact, self._personal_wild):
-                code_of[h] = 0
-                continue
-            res = self._resolve_domain(h, source)
-            if res is None:
-                code_of[h] = 1
+        to_parsed, distinct = (np.arange(len(raw)), raw) if parsed is raw else _factorize(parsed)
+        parsed_of = to_parsed[codes[rows]]  # per row: its distinct parsed text, -1 for none
+        wanted = np.zeros(len(distinct), dtype=bool)
+        wanted[parsed_of[parsed_of >= 0]] = True
+        arr = _as_arrow(distinct)
+        if arr is None:
+            host = np.array([normalise_domain(v) for v in distinct], dtype=object)
+            valid = np.flatnonzero(wanted & pd.notna(host))
+            hosts = host[valid]
+            registrable, personal, exact, under = self._classify(hosts)
+        else:
+            host_arr = _domains_arrow(arr)
+            valid = np.flatnonzero(wanted & host_arr.is_valid().to_numpy(zero_copy_only=False))
+            hosts_arr = host_arr.take(pa.array(valid, type=pa.int64()))
+            hosts = _objects(hosts_arr)
+            registrable, personal, exact, under = self._classify(hosts_arr)
+        # per distinct parsed text (and -1, last): -1 no host, 0 personal, 1 no account, 2 an account found
+        slots = len(distinct) + 1
+        kind = np.full(slots, -1, dtype=np.int64)
+        kind[valid] = np.where(personal, 0, np.where((exact >= 0) | (under >= 0), 2, 1))
+        note = np.full(slots, None, dtype=object)
+        for k, text in ((0, "personal {source} {host}: not used for matching"), (1, "no account with {source} {host}")):
+            sel = kind[valid] == k
+            note[valid[sel]] = [text.format(source=source, host=h) for h in hosts[sel].tolist()]
+        found = np.flatnonzero(kind[valid] == 2)
+        found_account = np.full(slots, None, dtype=object)
+        found_status = np.full(slots, None, dtype=object)
+        found_candidates = np.zeros(slots, dtype=np.int64)
+        found_confidence = np.zeros(slots, dtype=np.float64)
+        found_reason = np.full(slots, None, dtype=object)
+        ids, domains = self._ids, self._domains
+        by_domain = found[exact[found] >= 0]  # an account's own domain (confidence 100), else under one
+        for groups, hit, group, confidence_of in (
+                (self._domain_groups, by_domain, exact[by_domain], 100.0),
+                (self._registrable_groups, found[exact[found] < 0], under[found[exact[found] < 0]], 90.0)):
+            size = groups.sizes[group]
+            first = groups.rows[groups.starts[group]]
+            target = valid[hit]
+            found_candidates[target] = size
+            found_confidence[target] = confidence_of
+            one = size == 1
+            found_account[target[one]] = ids[first[one]]
+            found_status[target[one]] = "matched"
+            h, i = hosts[hit[one]].tolist(), ids[first[one]].tolist()
+            if confidence_of == 100.0:
+                found_reason[target[one]] = [f"{source} {a} is account {b}'s domain" for a, b in zip(h, i, strict=True)]
             else:
-                code_of[h] = 2 + len(found)
-                found.append(res)
-        code = np.array([code_of[h] if h is not None else -1 for h in host], dtype=np.int64)
-        for i, h in zip(rows[code == -1], (raw_values[r] for r in rows[code == -1]), strict=True):
+                found_reason[target[one]] = [
+                    f"{source} {a} and account {b}'s domain {d} are both under {r}" for a, b, d, r in
+                    zip(h, i, domains[first[one]].tolist(), registrable[hit[one]].tolist(), strict=True)]
+            for j in np.flatnonzero(~one).tolist():
+                row, st, why = self._choose(groups.group(group[j]))
+                if confidence_of == 100.0:
+                    text = f"{source} {hosts[hit[j]]} is the domain of {size[j]} accounts; {why}"
+                else:
+                    text = (f"{source} {hosts[hit[j]]} is under {registrable[hit[j]]}, like the domains of "
+                            f"{size[j]} accounts; {why}")
+                found_account[target[j]] = ids[row] if row is not None else None
+                found_status[target[j]] = st
+                found_reason[target[j]] = text
+        row_kind = kind[parsed_of]
+        noted = (row_kind == 0) | (row_kind == 1)
+        notes[rows[noted]] = note[parsed_of[noted]]
+        bad = rows[row_kind == -1]
+        if len(bad):
+            distinct_bad, inverse = np.unique(codes[bad], return_inverse=True)
+            texts = _objects(_take(raw, distinct_bad))
             if source == "email domain":
-                notes[i].append(f"malformed email '{_shorten(h)}' ({_email_problem(h)}): not used for matching")
+                texts = [f"malformed email '{_shorten(t)}' ({_email_problem(t)}): not used for matching"
+                         for t in texts]
             else:
-                notes[i].append(f"website '{_shorten(h)}' is not a domain: not used for matching")
-        for i, h in zip(rows[code == 0], host[code == 0], strict=True):
-            notes[i].append(f"personal {source} {h}: not used for matching")
-        for i, h in zip(rows[code == 1], host[code == 1], strict=True):
-            notes[i].append(f"no account with {source} {h}")
-        hit = code >= 2
-        if not hit.any():
-            return
-        k = code[hit] - 2
-        target = rows[hit]
-        account[target] = np.array([acc_ids[f[0]] if f[0] is not None else None for f in found], dtype=object)[k]
-        status[target] = np.array([f[1] for f in found], dtype=object)[k]
-        candidates[target] = np.array([f[2] for f in found], dtype=np.int64)[k]
-        confidence[target] = np.array([f[3] for f in found], dtype=np.float64)[k]
-        reason[target] = np.array([f[4] for f in found], dtype=object)[k]
-        method[target] = method_name
+                texts = [f"website '{_shorten(t)}' is not a domain: not used for matching" for t in texts]
+            notes[bad] = np.array(texts, dtype=object)[inverse]
+        hit = row_kind == 2
+        target, k = rows[hit], parsed_of[hit]
+        account[target] = found_account[k]
+        status[target] = found_status[k]
+        candidates[target] = found_candidates[k]
+        confidence[target] = found_confidence[k]
+        reason[target] = found_reason[k]
+        method[target] = "email_domain" if source == "email domain" else "website"
         done[target] = True
 
-    def _match_names(self, company, done, account, method, confidence, status, candidates, reason,
-                     acc_ids) -> None:
-        todo = np.flatnonzero(~done & company.notna().to_numpy())
-        if len(todo) == 0 or not self.name_keys_:
-            return
-        raw = company.to_numpy(dtype=object)
-        key_of = {v: normalise_company(v) for v in pd.unique(raw[todo])}
-        lead_keys = sorted({k for k in key_of.values() if k is not None})
+    def _match_names(self, codes: np.ndarray, companies, out: tuple) -> np.ndarray:
+        """Match the rows not done yet by company name (row i has the distinct name ``codes[i]``, -1: none);
+        returns the normalised names of the distinct names of those rows (None elsewhere, and last for -1)."""
+        account, method, confidence, status, candidates, reason, done = out
+        keys = np.full(len(companies) + 1, None, dtype=object)
+        todo = np.flatnonzero(~done & (codes >= 0))
+        if len(todo) == 0:
+            return keys
+        used = np.unique(codes[todo])
+        texts = _take(companies, used)
+        raw = _objects(texts)
+        keys[used] = _per_value(texts, _companies_arrow, normalise_company)
+        if not self.name_keys_:
+            return keys
+        lead_keys = sorted(set(keys[used].tolist()) - {None})
         names = self.accounts_["name"].to_numpy(dtype=object)
         results: dict[str, tuple] = {}
         for li, (name_idx, scores) in self._score_names(lead_keys).items():
             score_of: dict[int, float] = {}
             for j, sc in zip(name_idx, scores, strict=True):
-                for r in self.name_accounts_[j]:
+                for r in self._name_groups.group(j):
                     score_of[r] = sc
             rows = sorted(score_of, key=self._rank.__getitem__)
             row, st, why = self._choose(rows)
             score = round(score_of[row] if row is not None else max(scores), 1)
             results[lead_keys[li]] = (row, st, len(rows), score, why)
         margin = f"{self.ambiguity_margin:g}"
-        for i in todo:
-            found = results.get(key_of[raw[i]])
-            if found is None:
+        slot = np.full(len(companies) + 1, -1, dtype=np.int64)
+        found: list[tuple] = []
+        for u, company, key in zip(used.tolist(), raw, keys[used].tolist(), strict=True):
+            result = results.get(key)
+            if result is None:
                 continue
-            row, st, n_cand, score, why = found
+            row, st, n_cand, score, why = result
             if row is None:
-                text = f"company '{_shorten(raw[i])}' ~ {n_cand} accounts within {margin} points " \
+                text = f"company '{_shorten(company)}' ~ {n_cand} accounts within {margin} points " \
                        f"(best score {score:g}); {why}"
             else:
-                text = f"company '{_shorten(raw[i])}' ~ '{_shorten(str(names[row]))}' (score {score:g})"
+                text = f"company '{_shorten(company)}' ~ '{_shorten(str(names[row]))}' (score {score:g})"
                 if n_cand > 1:
                     text += f"; {n_cand} accounts within {margin} points of the best; {why}"
-            account[i] = acc_ids[row] if row is not None else None
-            method[i], status[i], candidates[i], confidence[i], reason[i] = "company_name", st, n_cand, score, text
-            done[i] = True
+            slot[u] = len(found)
+            found.append((self._ids[row] if row is not None else None, st, n_cand, score, text))
+        k = slot[codes[todo]]
+        target = todo[k >= 0]
+        k = k[k >= 0]
+        if len(target):
+            account[target] = np.array([f[0] for f in found], dtype=object)[k]
+            status[target] = np.array([f[1] for f in found], dtype=object)[k]
+            candidates[target] = np.array([f[2] for f in found], dtype=np.int64)[k]
+            confidence[target] = np.array([f[3] for f in found], dtype=np.float64)[k]
+            reason[target] = np.array([f[4] for f in found], dtype=object)[k]
+            method[target] = "company_name"
+            done[target] = True
+        return keys
 
     def _score_names(self, lead_keys: list[str]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Lead name index -> (account-name indexes, scores) within the margin of a best score >= min_score."""
