@@ -137,6 +137,7 @@ _DOMAIN_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^/:?#]*).*$", re
 _HOST_RE = re.compile(r"^[^\s.@]+(?:\.[^\s.@]+)+$")
 _EMAIL_RE = r"^[^@\s]+@([^@\s]+)$"
 _PUNCT_RE = re.compile(r"[^\w\s]|_")
+_PARALLEL_CELLS = 200_000  # cdist cells from which worker threads are used
 _CELLS_PER_CALL = 4_000_000  # bounds the float32 score matrix of one cdist call (16 MB)
 
 # Whole columns are normalised with pyarrow.compute, by RE2 patterns that give exactly what the scalar
@@ -607,6 +608,7 @@ class LeadAccountMatcher:
             for b in _blocking_keys(key):
                 blocks[b].append(i)
         self.blocks_ = {b: np.asarray(v, dtype=np.int64) for b, v in blocks.items()}
+        self._block_choices: dict[str, list[str]] = {}
         personal = PERSONAL_DOMAINS if self.personal_domains is None else self.personal_domains
         personal = {p.strip().lower() for p in personal}
         self._personal_exact = frozenset(p for p in personal if not p.endswith(".*"))
@@ -902,12 +904,16 @@ class LeadAccountMatcher:
         for block in sorted(by_block):
             lead_idx = np.asarray(by_block[block], dtype=np.int64)
             acc_idx = self.blocks_[block]
-            choices = [account_keys[j] for j in acc_idx]
+            choices = self._block_choices.get(block)
+            if choices is None:  # kept: a single lead (the API) must not rebuild a large block's list
+                choices = self._block_choices[block] = [account_keys[j] for j in acc_idx]
             step = max(1, _CELLS_PER_CALL // len(acc_idx))
             for start in range(0, len(lead_idx), step):
                 part = lead_idx[start:start + step]
+                # threads pay off on big calls only; a few leads (the API) score faster on one
+                workers = -1 if len(part) * len(choices) >= _PARALLEL_CELLS else 1
                 scores = process.cdist([lead_keys[li] for li in part], choices, scorer=scorer,
-                                       processor=None, score_cutoff=cutoff, dtype=np.float32, workers=-1)
+                                       processor=None, score_cutoff=cutoff, dtype=np.float32, workers=workers)
                 r, c = np.nonzero(scores >= cutoff)
                 if len(r):
                     found_l.append(part[r])
