@@ -36,6 +36,8 @@ test-quick: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(PY) bench/bench_score.py
 	$(PY) bench/bench_icp.py
+	$(PY) bench/bench_leads.py
+	$(PY) bench/bench_api.py
 
 ## Regenerate the spec reference from the JSON Schema.
 docs: $(STAMP)
