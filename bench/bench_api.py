@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from datetime import date
 from importlib import metadata
@@ -180,6 +181,19 @@ class Monitor:
         except Exception:  # noqa: BLE001 - the server went away: the phase reports the errors
             pass
 
+    def wait_idle(self, timeout: float = 300.0, idle: float = 0.1) -> float:
+        """Wait until the server uses under ``idle`` of a core for two half-seconds running: it has worked off its
+        backlog (it keeps processing requests whose clients gave up). Seconds waited."""
+        t0 = time.perf_counter()
+        quiet = 0
+        last = self.proc.cpu_times()
+        while quiet < 2 and time.perf_counter() - t0 < timeout:
+            time.sleep(0.5)
+            now = self.proc.cpu_times()
+            quiet = quiet + 1 if (now.user + now.system - last.user - last.system) < 0.5 * idle else 0
+            last = now
+        return round(time.perf_counter() - t0, 1)
+
     def begin(self) -> None:
         self.rss_peak = 0
         self.sample()
@@ -203,7 +217,25 @@ class Monitor:
                 "others_cores": round(others / wall, 2), "load_before": round(self._load0, 2)}
 
 
-def run_phase(name: str, monitor: Monitor, coro_factory) -> dict[str, Any]:
+def preflight(port: int, token: str, body: bytes, log: Path) -> None:
+    """One request before the load: stop early, with the server's answer, if it fails."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{ENDPOINT}", data=body, method="POST",
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            answer = r.read()
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"the first request failed with HTTP {exc.code}: {exc.read()[:2000].decode(errors='replace')}"
+                         f"\nserver log: {log}") from exc
+    problem = loadgen.score_and_route_check(answer)
+    if problem:
+        raise SystemExit(f"the first request's answer is unexpected ({problem}): {answer[:2000]!r}")
+
+
+def run_phase(name: str, monitor: Monitor, coro_factory, drain: bool = True) -> dict[str, Any]:
+    drained = monitor.wait_idle() if drain else None
+    if drained and drained > 1.5:
+        print(f"  (waited {drained:g} s for the server to work off its backlog)", file=sys.stderr, flush=True)
     monitor.begin()
     gc.collect()
     gc.disable()  # the generator's own pauses would count as latency
@@ -212,6 +244,7 @@ def run_phase(name: str, monitor: Monitor, coro_factory) -> dict[str, Any]:
     finally:
         gc.enable()
     result["resources"] = monitor.end()
+    result["waited_for_backlog_s"] = drained
     lat = result["latency_ms"]
     print(f"  {name:<10} {result['completed_2xx']:>6} ok {result['errors']:>4} errors  "
           f"{result['throughput_rps']:>7} req/s  p50 {lat['p50']} ms  p90 {lat['p90']} ms  p99 {lat['p99']} ms  "
@@ -294,7 +327,7 @@ def profile_service(spec: Path, bodies: list[bytes], *, top: int = 25) -> dict[s
     n = len(bodies) - half
     stats = pstats.Stats(profiler, stream=io.StringIO())
     rows = []
-    for (file, line, func), (cc, nc, tt, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
+    for (file, line, func), (_cc, nc, tt, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
         short = file.split("site-packages/")[-1].split("/src/")[-1]
         rows.append({"function": f"{short}:{line}({func})", "calls_per_request": round(nc / n, 1),
                      "own_ms_per_request": round(tt / n * 1000, 3), "cum_ms_per_request": round(ct / n * 1000, 3)})
@@ -342,6 +375,15 @@ def markdown(payload: dict[str, Any]) -> str:
         f"{_ms(t['service_ms']['p50'])} / p99 {_ms(t['service_ms']['p99'])} ms; latency above counts from each "
         f"request's due time (open loop), so queueing behind a slow request is included.",
     ]
+    for name, r in ph.items():
+        if r["errors"]:
+            lines.append(f"- Errors in the {name} phase: " + ", ".join(f"{k} {v}" for k, v in r["errors_by_kind"].items())
+                         + (f" (e.g. {r['error_examples'][0]})" if r["error_examples"] else "")
+                         + "; its latency percentiles cover the answered requests only")
+        if r.get("waited_for_backlog_s") and r["waited_for_backlog_s"] > 1.5:
+            lines.append(f"- Before the {name} phase the server needed {r['waited_for_backlog_s']:g} s to work off "
+                         "the requests left from the phase before (it keeps processing requests whose clients "
+                         "gave up)")
     if sat:
         lines.append(f"- Saturation ({sat['connections']} connections back to back): "
                      f"**{sat['throughput_rps']:,.1f} req/s**, p50 {_ms(sat['latency_ms']['p50'])} ms, "
@@ -355,7 +397,9 @@ def markdown(payload: dict[str, Any]) -> str:
     for note in payload["notes"]:
         lines.append(f"- Note: {note}")
     prof = payload.get("profile")
-    if prof:
+    if prof and "error" in prof:
+        lines.append(f"- The in-process profile failed: {prof['error']}")
+    elif prof:
         lines += ["", f"In-process profile ({prof['requests_timed']} requests timed, {prof['requests_profiled']} "
                   "under cProfile; no HTTP):", "",
                   "| stage | mean (ms) | p50 (ms) | p99 (ms) |", "|---|---:|---:|---:|"]
@@ -392,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=60.0, help="target phase: seconds")
     p.add_argument("--warmup", type=float, default=5.0, help="warm-up seconds at the target rate")
     p.add_argument("--connections", type=int, default=16, help="open loop: keep-alive connection pool")
+    p.add_argument("--also-rates", default="", metavar="R1,R2",
+                   help="after the target phase, open loops at these rates too (reported, not checked)")
+    p.add_argument("--also-duration", type=float, default=30.0, help="seconds of each --also-rates phase")
     p.add_argument("--saturation-connections", type=int, default=8)
     p.add_argument("--saturation-duration", type=float, default=20.0, help="0 skips the saturation phase")
     p.add_argument("--saturation-max-rps", type=float, default=1000.0,
@@ -419,7 +466,9 @@ def main(argv: list[str] | None = None) -> int:
         facts["audit_log"].unlink()  # each run starts from an empty routing log (the server reads it at start)
 
     # requests, pre-built: every one a lead id of its own (the tag keeps reruns on an old log from replaying)
+    also = [float(x) for x in a.also_rates.split(",") if x.strip()]
     counts = {"warmup": int(a.rate * a.warmup), "target": int(a.rate * a.duration),
+              **{f"open {r:g}": int(r * a.also_duration) for r in also},
               "saturation": int(a.saturation_max_rps * a.saturation_duration)}
     token = secrets.token_urlsafe(24)
     port = free_port()
@@ -451,9 +500,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"server ready in {startup:.1f}s on port {port} ({health['accounts']:,} accounts, RSS "
               f"{rss_start:,.0f} MB); load average {load_before}", file=sys.stderr, flush=True)
         check = loadgen.score_and_route_check
+        preflight(port, token, loadgen.lead_bodies(spec, 1, as_of=facts["as_of"], tag=tag + "pre", seed=a.seed)[0], log)
 
-        def open_phase(reqs, duration):
-            return lambda: loadgen.open_loop("127.0.0.1", port, reqs, rate=a.rate, duration=duration,
+        def open_phase(reqs, duration, rate=a.rate):
+            return lambda: loadgen.open_loop("127.0.0.1", port, reqs, rate=rate, duration=duration,
                                              connections=a.connections, timeout=a.timeout, check=check,
                                              on_tick=monitor.sample)
 
@@ -462,6 +512,10 @@ def main(argv: list[str] | None = None) -> int:
             rss_peak = max(rss_peak, phases["warm-up"]["resources"]["server_rss_peak_mb"])
         phases["target"] = run_phase("target", monitor, open_phase(slices["target"], a.duration))
         rss_peak = max(rss_peak, phases["target"]["resources"]["server_rss_peak_mb"])
+        for r in also:
+            name = f"open {r:g}"
+            phases[name] = run_phase(name, monitor, open_phase(slices[name], a.also_duration, r))
+            rss_peak = max(rss_peak, phases[name]["resources"]["server_rss_peak_mb"])
         if a.saturation_duration > 0:
             phases["saturation"] = run_phase("saturation", monitor, lambda: loadgen.closed_loop(
                 "127.0.0.1", port, slices["saturation"], connections=a.saturation_connections,
@@ -476,9 +530,17 @@ def main(argv: list[str] | None = None) -> int:
     if a.profile:
         print(f"profiling {a.profile} requests in process ...", file=sys.stderr, flush=True)
         prof_bodies = loadgen.lead_bodies(spec, a.profile + 20, as_of=facts["as_of"], tag=tag + "p", seed=a.seed + 1)
-        profile = profile_service(spec, prof_bodies)
+        try:
+            profile = profile_service(spec, prof_bodies)
+        except Exception as exc:  # noqa: BLE001 - the load test's results still get written
+            profile = {"error": f"{type(exc).__name__}: {exc}"}
+            print(f"the in-process profile failed: {profile['error']}", file=sys.stderr)
 
     info = machine()
+    import tierwise
+
+    tierwise_src = Path(tierwise.__file__).resolve().parent.parent
+    info["tierwise_src"] = str(tierwise_src)
     for pkg in ("fastapi", "uvicorn", "pydantic", "rapidfuzz", "psutil"):
         try:
             info[pkg] = metadata.version(pkg)
@@ -490,7 +552,10 @@ def main(argv: list[str] | None = None) -> int:
     ok = errors == 0 and t["replays"] == 0 and not t["response_problems"] and p99 is not None \
         and p99 < a.target_p99_ms
     notes = []
-    if src_before != info["git"]:
+    if tierwise_src != REPO / "src":
+        notes.append(f"tierwise was imported from {tierwise_src} (PYTHONPATH), not from this repository's src/: "
+                     f"the git state {info['git']} is the repository's, not the code that ran")
+    elif src_before != info["git"]:
         notes.append(f"tierwise's source changed during the run ({src_before} -> {info['git']})")
     cores = os.cpu_count() or 1
     for name, r in phases.items():
@@ -515,7 +580,8 @@ def main(argv: list[str] | None = None) -> int:
         "params": {"accounts": n_accounts, "leads": facts["rows"].get("leads"), "rate": a.rate, "duration": a.duration,
                    "warmup": a.warmup, "connections": a.connections,
                    "saturation_connections": a.saturation_connections,
-                   "saturation_duration": a.saturation_duration, "timeout": a.timeout, "seed": a.seed,
+                   "saturation_duration": a.saturation_duration, "also_rates": also,
+                   "also_duration": a.also_duration, "timeout": a.timeout, "seed": a.seed,
                    "as_of": str(facts["as_of"]), "spec": str(spec), "spec_hash": facts["spec_hash"],
                    "lead_id_tag": tag, "requests_built": len(requests),
                    "body_bytes": {"p50": statistics.median(body_sizes), "max": body_sizes[-1]}},

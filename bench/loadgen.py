@@ -328,13 +328,21 @@ def report(rec: Recorder, *, mode: str, elapsed: float, sent: int, planned: int 
 # --------------------------------------------------------------------------- the two loops
 
 
-async def _exchange(conn: Connection, request: bytes, due: float, rec: Recorder, t0: float, timeout: float) -> None:
+async def _exchange(conn: Connection, request: bytes, due: float, rec: Recorder, t0: float, timeout: float,
+                    deadline: float | None = None) -> None:
+    """One request on ``conn``; it fails if unanswered ``timeout`` seconds after it was sent or by ``deadline``."""
+    limit = timeout
+    if deadline is not None:
+        limit = min(limit, deadline - now())
+        if limit <= 0:  # waited for a connection past its deadline: a client would have given up
+            rec.error("expired before sent", "queued in the generator past its deadline (the server was behind)")
+            return
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit):
             status, body, sent = await conn.exchange(request)
     except TimeoutError:
         conn.close()
-        rec.error("timeout", f"no answer in {timeout:g} s")
+        rec.error("timeout", f"no answer {timeout:g} s after it was due")
         return
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError, ValueError) as exc:
         conn.close()
@@ -344,15 +352,16 @@ async def _exchange(conn: Connection, request: bytes, due: float, rec: Recorder,
 
 
 async def open_loop(host: str, port: int, requests: Sequence[bytes], *, rate: float, duration: float,
-                    connections: int = 16, timeout: float = 10.0, drain: float = 30.0,
+                    connections: int = 16, timeout: float = 10.0,
                     check: Callable[[bytes], str | None] | None = None,
                     on_tick: Callable[[], None] | None = None) -> dict[str, Any]:
     """Send ``rate`` requests a second for ``duration`` seconds on ``connections`` keep-alive connections.
 
-    Latency is measured from each request's due time ``t0 + i / rate``.
-    Requests still unanswered ``drain`` seconds after the last one was due
-    count as errors (``unfinished``). ``on_tick`` is called about once a second
-    (to sample the server's memory, say).
+    Latency is measured from each request's due time ``t0 + i / rate``. A
+    request not answered ``timeout`` seconds after it was due fails (``timeout``,
+    or ``expired before sent`` when it was still waiting for a free connection):
+    a client would have given up. ``on_tick`` is called about once a second (to
+    sample the server's memory, say).
     """
     planned = int(rate * duration)
     if planned > len(requests):
@@ -385,11 +394,12 @@ async def open_loop(host: str, port: int, requests: Sequence[bytes], *, rate: fl
 
     async def worker(conn: Connection) -> None:
         while (i := await queue.get()) is not None:
-            await _exchange(conn, requests[i], t0 + i * interval, rec, t0, timeout)
+            due = t0 + i * interval
+            await _exchange(conn, requests[i], due, rec, t0, timeout, deadline=due + timeout)
 
     workers = [asyncio.create_task(worker(c)) for c in pool]
     await scheduler()
-    finished, pending = await asyncio.wait(workers, timeout=max(0.0, t0 + duration + drain - now()))
+    finished, pending = await asyncio.wait(workers, timeout=max(0.0, t0 + duration + timeout + 5 - now()))
     for task in pending:
         task.cancel()
     if pending:

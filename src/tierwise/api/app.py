@@ -72,7 +72,7 @@ def create_app(spec: str | Path | SpecFile | ScoringService, *, token: str, engi
     bearer = HTTPBearer(auto_error=False)
     expected = token.encode()
 
-    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "missing bearer token: send 'Authorization: Bearer <token>'",
                                 headers={"WWW-Authenticate": "Bearer"})
