@@ -272,3 +272,36 @@ def test_route_rejects_bad_parameters_and_leads():
                      Route("default", None, "queue", target="q")], {})
     with pytest.raises(DataError, match="rule 'r' could not be evaluated for lead 'a': KeyError"):
         broken.route([{"lead_id": "a"}], NOW)
+
+
+@pytest.mark.parametrize("tz", [None, timezone.utc])
+def test_big_frame_batch_is_logged_framed_and_replayed_like_a_small_one(tmp_path, monkeypatch, tz):
+    import tierwise.models.routing as routing
+    import tierwise.store.audit as audit
+
+    n = 700
+    created = pd.Series(pd.date_range("2026-03-01 08:00", periods=n, freq="37min", tz=tz))
+    created[::50] = pd.NaT
+    frame = pd.DataFrame({"lead_id": [f"L{i:04d}" for i in range(n)], "tier": list("ABCD" * (n // 4)),
+                          "account_owner_id": [[None, "R1", "R2", "R404"][i // 4 % 4] for i in range(n)],
+                          "created_at": created})
+    owned = Route("owned", lambda lead: lead["tier"] == "B", "account_owner", sla_minutes=30, fallback="triage",
+                  when_frame=lambda f: f["tier"] == "B", reads=("tier",))
+    routes = [owned, tier_is("A"), Route("default", None, "queue", target="nurture")]
+    now = NOW if tz else NOW.replace(tzinfo=None)
+    log = AuditLog(tmp_path / "audit.jsonl")
+    with monkeypatch.context() as columns_only:  # a batch this big is written a column at a time
+        columns_only.setattr(audit, "_encode_lines", None)
+        out = Router(routes, reps(SEVEN, R2={"active": False})).route(frame, now, audit=log)
+    assert (tmp_path / "audit.jsonl").read_bytes().startswith(audit._encode_lines(out))
+    assert set(Counter(d.fallback_used for d in out)) == {None, "no_owner", "owner_inactive", "owner_unknown"}
+    with monkeypatch.context() as small:  # the row-by-row paths give the same frame and breaches
+        small.setattr(routing, "_MANY", 10**9)
+        slow_frame = decisions_frame(out)
+        slow_breaches = sla_breaches(out, None, now + timedelta(days=1))
+    pd.testing.assert_frame_equal(decisions_frame(out), slow_frame, check_exact=True)
+    assert sla_breaches(out, None, now + timedelta(days=1)) == slow_breaches and slow_breaches
+    monkeypatch.setattr(audit, "_BIG", 10)
+    reloaded = AuditLog(tmp_path / "audit.jsonl")
+    again = Router(routes, reps(SEVEN, R2={"active": False}), state=reloaded.state).route(frame, now, audit=reloaded)
+    assert again == [d._replace(replay=True) for d in out]

@@ -52,15 +52,18 @@ import gc
 import hashlib
 import logging
 import math
+import operator
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from tierwise.errors import DataError
 
@@ -238,6 +241,15 @@ def _hash_keys(header: str, columns: list[list[str]]) -> list[str]:
     return [blake((header + t).encode(), digest_size=16).hexdigest() for t in texts]
 
 
+def _canon_list(values: Iterable[Any]) -> list[str]:
+    """:func:`_canon` of every value (text passes through as is)."""
+    canon = _canon
+    return [x if type(x) is str else "\x00" if x is None else canon(x) for x in values]
+
+
+_BOOL_TEXT = np.array(["false", "true"], dtype=object)
+
+
 def idempotency_key(lead: Mapping[str, Any], fields: Sequence[str] = ("account_owner_id",)) -> str:
     """The key a lead is logged under: a hash of its id and the ``fields`` routing reads.
 
@@ -269,6 +281,43 @@ class _Batch:
         if self.frame is not None:
             return self.frame[name].tolist() if name in self.frame.columns else [None] * self.n
         return [row.get(name) for row in self.rows]  # type: ignore[union-attr]
+
+    def lead_ids(self) -> list[str]:
+        """The ``lead_id`` column as text (checked for missing ids already)."""
+        if self.frame is not None:
+            series = self.frame["lead_id"]
+            if isinstance(series, pd.Series) and isinstance(series.dtype, pd.StringDtype):
+                return series.tolist()
+        return [x if type(x) is str else _canon(x) for x in self.column("lead_id")]
+
+    def canon_column(self, name: str) -> list[str]:
+        """:func:`_canon` of every value of a column, vectorised for plain bool and int columns."""
+        if self.frame is not None:
+            if name not in self.frame.columns:
+                return ["\x00"] * self.n
+            series = self.frame[name]
+            if isinstance(series, pd.Series):
+                kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else ""
+                if kind == "b":
+                    return _BOOL_TEXT[series.to_numpy().view(np.uint8)].tolist()
+                if kind in "iu" and kind:
+                    return list(map(str, series.tolist()))
+                if isinstance(series.dtype, pd.StringDtype):
+                    return series.to_numpy(dtype=object, na_value="\x00").tolist()
+        return _canon_list(self.column(name))
+
+    def owners(self, idx: np.ndarray) -> np.ndarray:
+        """The ``account_owner_id`` of the leads at ``idx`` as rep ids (text), ``None`` where missing."""
+        if self.frame is not None and isinstance(series := self.frame["account_owner_id"], pd.Series):
+            part = series.take(idx)
+            if isinstance(part.dtype, pd.StringDtype):
+                return part.to_numpy(dtype=object, na_value=None)
+            values = part.tolist()
+        else:
+            column = self.column("account_owner_id")
+            values = [column[i] for i in idx.tolist()]
+        return np.array([None if x is None or (type(x) is float and x != x) or x is pd.NA
+                         else (x if type(x) is str else _canon(x)) for x in values], dtype=object)
 
     def has(self, name: str) -> bool:
         if self.frame is not None:
@@ -381,34 +430,58 @@ class Router:
                audit: AuditLog | None) -> list[Decision]:
         batch = self._batch(leads)
         n = batch.n
-        lead_ids = [x if type(x) is str else _canon(x) for x in batch.column("lead_id")]
+        lead_ids = batch.lead_ids()
         keys = self._keys(batch, lead_ids)
         earlier = audit.seen_many(keys, replay=True) if audit is not None and len(audit) else None
-        replays: dict[int, Decision | int] = {}  # position -> logged decision, or the position it repeats
+        repeats: dict[int, int] = {}  # position -> the earlier position in this batch it repeats
         todo = np.ones(n, dtype=bool)
-        if earlier is not None or len(set(keys)) != n:
+        if earlier is not None:
+            todo = np.fromiter(map(operator.is_, earlier, repeat(None)), dtype=bool, count=n)
+        new = keys if earlier is None else list(map(keys.__getitem__, np.flatnonzero(todo).tolist()))
+        if len(set(new)) != len(new):  # a lead repeated within the batch: routed once
             first: dict[str, int] = {}
-            for i, key in enumerate(keys):
-                prev = earlier[i] if earlier is not None else None
-                if prev is not None or key in first:
-                    replays[i] = prev if prev is not None else first[key]  # type: ignore[assignment]
-                    todo[i] = False
-                else:
-                    first[key] = i
+            for i in np.flatnonzero(todo).tolist():
+                key = keys[i]
+                j = first.setdefault(key, i)
+                if j != i:
+                    repeats[i] = j
+            todo[list(repeats)] = False
         choice, masks = self._choose(batch, todo)
         final, target, code, why, failed = self._assign(batch, choice, masks)
-        kinds = [r.target_kind for r in self.routes] + [""]
-        names = [r.name for r in self.routes] + [""]
-        kind = [("queue" if f else kinds[r]) for r, f in zip(final.tolist(), failed.tolist(), strict=True)]
-        due = self._sla_due(batch, final, now)
-        decisions = list(map(Decision._make, zip(lead_ids, [names[r] for r in final.tolist()], why, kind, target,
-                                                 due, repeat(now, n), keys, code, repeat(False, n), strict=True)))
-        for i, prev in replays.items():
-            decisions[i] = _as_replay(prev if isinstance(prev, Decision) else decisions[prev])
-        out = decisions
+        rule = np.array([r.name for r in self.routes] + [""], dtype=object)[final]
+        kind = np.array([r.target_kind for r in self.routes] + [""], dtype=object)[final]
+        kind[failed] = "queue"
+        due, due_text = self._sla_due(batch, final, now)
+        columns = {"lead_id": lead_ids, "rule": rule.tolist(), "why": why, "target_kind": kind.tolist(),
+                   "target": target, "sla_due": due, "idempotency_key": keys, "fallback_used": code}
+        fresh_at = None if todo.all() else np.flatnonzero(todo)
+        if fresh_at is not None:  # keep the leads routed here
+            pick = fresh_at.tolist()
+            columns = {name: list(map(values.__getitem__, pick)) for name, values in columns.items()}
+            if due_text is not None:
+                due_text = tuple(part[fresh_at] if isinstance(part, np.ndarray) else part for part in due_text)
+        m = len(columns["lead_id"])
+        decisions = _make_decisions(columns["lead_id"], columns["rule"], columns["why"], columns["target_kind"],
+                                    columns["target"], columns["sla_due"], repeat(now, m),
+                                    columns["idempotency_key"], columns["fallback_used"], repeat(False, m))
+        if fresh_at is None:
+            out = decisions
+        else:
+            out = earlier if earlier is not None else [None] * n  # type: ignore[assignment]
+            for i, d in zip(pick, decisions, strict=True):
+                out[i] = d
+            for i, j in repeats.items():
+                out[i] = _as_replay(out[j])  # type: ignore[arg-type]
         if audit is not None:
-            fresh = [d for d in out if not d.replay]
-            _, skipped = audit.record(fresh, state=self.state_)
+            # the few-valued fields as codes, so the log need not look every value up
+            routed = final if fresh_at is None else final[fresh_at]
+            columns["rule"] = (routed, [r.name for r in self.routes])  # type: ignore[assignment]
+            columns["target_kind"] = (np.where(failed if fresh_at is None else failed[fresh_at], len(self.routes),
+                                               routed), [r.target_kind for r in self.routes] + ["queue"])
+            columns["decided_at"] = now  # one value for the whole batch
+            columns["sla_due_text"] = due_text  # type: ignore[assignment]
+            columns["distinct_keys"] = True  # type: ignore[assignment]  # repeats are replays, not routed
+            _, skipped = audit.record(decisions, state=self.state_, _columns=columns)
             if skipped:  # another process logged some of these keys first: its decision stands
                 resolved = []
                 for d in out:
@@ -432,8 +505,7 @@ class Router:
         return _Batch(None, rows, len(rows))
 
     def _keys(self, batch: _Batch, lead_ids: list[str]) -> list[str]:
-        columns = [lead_ids] + [[x if type(x) is str else _canon(x) for x in batch.column(f)]
-                                for f in self.key_fields_]
+        columns = [lead_ids] + [batch.canon_column(f) for f in self.key_fields_]
         return _hash_keys(_key_header(self.key_fields_), columns)
 
     def _choose(self, batch: _Batch, todo: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
@@ -466,17 +538,27 @@ class Router:
             raise DataError(f"rule '{route.name}' could not be evaluated for lead {lead.get('lead_id')!r}: "
                             f"{type(exc).__name__}: {exc}") from exc
 
-    def _sla_due(self, batch: _Batch, final: np.ndarray, now: datetime) -> list[datetime | None]:
-        """``created_at`` (the decision time when missing) plus the SLA of each lead's final route."""
+    def _sla_due(self, batch: _Batch, final: np.ndarray, now: datetime
+                 ) -> tuple[list[datetime | None], tuple[np.ndarray, np.ndarray, str] | None]:
+        """``created_at`` (the decision time when missing) plus the SLA of each lead's final route.
+
+        Also, when they come cheap, the same times as ``(wall clock in microseconds
+        since 1970, has an SLA, UTC offset text)``: what the audit log writes.
+        """
         minutes = np.array([np.nan if r.sla_minutes is None else r.sla_minutes for r in self.routes] + [np.nan])
         per_lead = minutes[final]  # final == -1 (replays) picks the trailing nan
         has = ~np.isnan(per_lead)
-        out: list[datetime | None] = [None] * batch.n
-        if not has.any() or not batch.has("created_at"):
-            if has.any():
-                out = [now + timedelta(minutes=float(m)) if ok else None
-                       for m, ok in zip(per_lead.tolist(), has.tolist(), strict=True)]
-            return out
+        n = batch.n
+        if not has.any():
+            return [None] * n, (np.zeros(n, dtype=np.int64), has, "")
+        if not batch.has("created_at"):
+            at = {m: now + timedelta(minutes=m) for m in set(per_lead[has].tolist())}
+            out = [at[m] if ok else None for m, ok in zip(per_lead.tolist(), has.tolist(), strict=True)]
+            suffix = _offset_text(now.tzinfo) if type(now) is datetime else None
+            if suffix is None:
+                return out, None
+            wall = (now.replace(tzinfo=None) - _EPOCH) // _MICROSECOND
+            return out, (wall + np.where(has, per_lead, 0).astype(np.int64) * 60_000_000, has, suffix)
         column = batch.frame["created_at"] if batch.frame is not None else None
         if column is not None and pd.api.types.is_datetime64_any_dtype(column):
             try:
@@ -484,12 +566,19 @@ class Router:
             except (TypeError, ValueError) as exc:
                 raise DataError(f"created_at has time zone {column.dt.tz} but now ({now.isoformat()}) "
                                 f"{'has none' if now.tzinfo is None else 'has one'}; give both or neither") from exc
-            due = (base + pd.to_timedelta(np.where(has, per_lead, 0), unit="min")).to_pydatetime()
-            return [d if ok else None for d, ok in zip(due.tolist(), has.tolist(), strict=True)]
+            due = base + pd.to_timedelta(np.where(has, per_lead, 0), unit="min")
+            wall = _wall_micros(due)
+            suffix = "" if due.tz is None else _offset_text(due.tz)
+            if wall is not None and due.tz is None:  # datetimes straight from the microseconds
+                objects = wall.view("M8[us]").astype(object)
+            else:
+                objects = due.to_pydatetime()
+            objects[~has] = None
+            return objects.tolist(), (None if wall is None or suffix is None else (wall, has, suffix))
         created = self._created(batch.column("created_at"), now)
         deltas = {m: timedelta(minutes=m) for m in set(per_lead[has].tolist())}
         return [c + deltas[m] if ok else None
-                for c, m, ok in zip(created, per_lead.tolist(), has.tolist(), strict=True)]
+                for c, m, ok in zip(created, per_lead.tolist(), has.tolist(), strict=True)], None
 
     @staticmethod
     def _created(values: list[Any], now: datetime) -> list[datetime]:
@@ -529,7 +618,8 @@ class Router:
         batch, so owner targets and empty pools are settled first: a lead a rule
         cannot serve goes to the rule's fallback queue, or on to the later rules.
         Direct (owner / account owner) assignments then count, and pools hand out
-        their leads round-robin in lead order.
+        their leads round-robin in lead order. Leads are handled in groups (per
+        rule, and per owner or pool rep), not one by one.
         """
         n = batch.n
         routes = self.routes
@@ -537,14 +627,10 @@ class Router:
         cursor: dict[str, str] = self.state_["cursor"]
         avail = {rid: self._availability(rid) for rid in self.reps}
         final = choice.copy()
-        target: list[str | None] = [None] * n
-        code: list[str | None] = [None] * n
-        fallen: dict[int, str] = {}  # position -> why text of the rules it fell through
+        target = np.full(n, None, dtype=object)
+        code = np.full(n, None, dtype=object)
+        fallen = np.full(n, "", dtype=object)  # why text of the rules each lead fell through
         failed = np.zeros(n, dtype=bool)  # the final route's target failed: its fallback queue takes the lead
-        owners = None
-        if batch.has("account_owner_id"):
-            owners = [None if x is None or (type(x) is float and x != x) or x is pd.NA
-                      else (x if type(x) is str else _canon(x)) for x in batch.column("account_owner_id")]
         pools: dict[str, dict[str, Any]] = {}
         for route in routes:
             if route.target_kind == "pool" and route.pool_name not in pools:
@@ -556,107 +642,225 @@ class Router:
                 pools[route.pool_name] = {"members": members, "caps": caps, "ok": ok, "leads": [],
                                           "pos": members.index(last) if last in members else -1}
         explain = self._explainer()
+        fell_through = False  # some lead went on past a rule whose target failed
 
         # 1. settle static failures, rule by rule; leads moving on only go to later rules
         for r, route in enumerate(routes):
-            idx = np.flatnonzero(final == r).tolist()
-            if not idx:
+            idx = np.flatnonzero(final == r)
+            if not len(idx):
                 continue
             kind = route.target_kind
             if kind == "queue":
-                for i in idx:
-                    target[i] = route.target
+                target[idx] = route.target
                 continue
+            # the leads the target cannot take: positions, and per position the rep and the reason code
             if kind == "pool":
                 if any(pools[route.pool_name]["ok"]):
                     continue
-                bad = [(i, None, "pool_unavailable") for i in idx]
+                bad, groups, group_of = idx, [(None, "pool_unavailable")], np.zeros(len(idx), dtype=np.intp)
             elif kind == "owner":
-                c = avail.get(route.target, "owner_unknown")
-                for i in idx:
-                    target[i] = route.target
-                bad = [(i, route.target, c) for i in idx] if c is not None else []
+                target[idx] = route.target
+                c = avail.get(route.target, "owner_unknown")  # type: ignore[arg-type]
+                if c is None:
+                    continue
+                bad, groups, group_of = idx, [(route.target, c)], np.zeros(len(idx), dtype=np.intp)
+            elif not batch.has("account_owner_id"):
+                bad, groups, group_of = idx, [(None, "no_owner")], np.zeros(len(idx), dtype=np.intp)
             else:
-                if owners is None:
-                    bad = [(i, None, "no_owner") for i in idx]
-                else:
-                    bad = []
-                    for i in idx:
-                        o = owners[i]
-                        target[i] = o
-                        c = "no_owner" if o is None else avail.get(o, "owner_unknown")
-                        if c is not None:
-                            bad.append((i, o, c))
-            for i, rep, c in bad:
-                if code[i] is None:
-                    code[i] = c
-                if route.fallback:
-                    failed[i] = True
-                    target[i] = route.fallback
-                    fallen[i] = (f"{fallen.get(i, '')}{explain(r, rep, c)}, "
-                                 f"so it went to fallback queue '{route.fallback}'")
-                else:
-                    fallen[i] = f"{fallen.get(i, '')}{explain(r, rep, c)}, and the rule has no fallback; "
-                    final[i] = self._next_match(batch, masks, r, i)
-                    target[i] = None
+                mine = batch.owners(idx)
+                target[idx] = mine
+                number, distinct = _factorize(mine)  # no owner: -1, the last group below
+                groups = [(o, avail.get(o, "owner_unknown")) for o in distinct] + [(None, "no_owner")]
+                cannot = np.array([c is not None for _, c in groups])[number]
+                if not cannot.any():
+                    continue
+                bad, group_of = idx[cannot], number[cannot]
+                group_of[group_of < 0] = len(groups) - 1
+            reason = np.array([c for _, c in groups], dtype=object)[group_of]
+            fresh = np.equal(code[bad], None)
+            code[bad[fresh]] = reason[fresh]
+            if route.fallback:
+                text = [f"{explain(r, rep, c)}, so it went to fallback queue '{route.fallback}'" if c else ""
+                        for rep, c in groups]
+                failed[bad] = True
+                target[bad] = route.fallback
+                fallen[bad] = fallen[bad] + np.array(text, dtype=object)[group_of]
+            else:
+                fell_through = True
+                text = [f"{explain(r, rep, c)}, and the rule has no fallback; " if c else "" for rep, c in groups]
+                fallen[bad] = fallen[bad] + np.array(text, dtype=object)[group_of]
+                final[bad] = self._next_matches(batch, masks, r, bad)
+                target[bad] = None
 
         # 2. direct assignments count
+        used = np.bincount(final + 1, minlength=len(routes) + 1)[1:].tolist()  # leads per rule
         for r, route in enumerate(routes):
-            if route.target_kind in ("owner", "account_owner"):
-                for i in np.flatnonzero((final == r) & ~failed).tolist():
-                    counts[target[i]] = counts.get(target[i], 0) + 1  # type: ignore[index]
+            if used[r] and route.target_kind in ("owner", "account_owner"):
+                taken = target[(final == r) & ~failed]
+                if len(taken):
+                    for rep, k in Counter(taken.tolist()).items():
+                        counts[rep] = counts.get(rep, 0) + k
 
         # 3. pools, round-robin in lead order
         pool_rules = {r: route.pool_name for r, route in enumerate(routes) if route.target_kind == "pool"}
         if pool_rules:
-            in_pool = np.isin(final, list(pool_rules)) & ~failed
-            for i in np.flatnonzero(in_pool).tolist():
-                pools[pool_rules[int(final[i])]]["leads"].append(i)
+            names = list(pools)
+            pool_of = np.full(len(routes) + 1, -1)  # per rule (and -1 for leads not routed here): its pool's number
+            pool_of[list(pool_rules)] = [names.index(name) for name in pool_rules.values()]
+            in_pool = (pool_of[final] >= 0) & ~failed
+            for k, p in enumerate(pools.values()):
+                p["leads"] = np.flatnonzero(in_pool & (pool_of[final] == k))
             binding = any(
                 c is not None and ok and counts.get(m, 0) + sum(len(p["leads"]) for p in pools.values()
                                                                  if m in p["members"]) > c
                 for p in pools.values() for m, c, ok in zip(p["members"], p["caps"], p["ok"], strict=True))
-            if binding:
-                self._fill_pools_in_order(batch, masks, pools, pool_rules, final, target, code, failed, fallen,
-                                          explain, np.flatnonzero(in_pool).tolist(), counts)
+            if binding and self._fill_pools_by_phase(pools, pool_rules, final, target, code, failed, fallen,
+                                                     explain, counts):
+                pass
+            elif binding:  # lead by lead, on lists (cheaper to index one by one than arrays)
+                fell_through = True
+                lists = [final.tolist(), target.tolist(), code.tolist(), failed.tolist(), fallen.tolist()]
+                self._fill_pools_in_order(batch, masks, pools, pool_rules, lists[0], lists[1], lists[2], lists[3],
+                                          lists[4], explain, np.flatnonzero(in_pool).tolist(), counts)
+                final[:], failed[:] = lists[0], lists[3]
+                for array, values in zip((target, code, fallen), lists[1:3] + lists[4:], strict=True):
+                    array[:] = values
             else:
                 for name, p in pools.items():
                     leads = p["leads"]
-                    if not leads:
+                    if not len(leads):
                         continue
                     members = p["members"]
                     ok_at = [j for j, ok in enumerate(p["ok"]) if ok]
                     start = next((k for k, j in enumerate(ok_at) if j > p["pos"]), 0)
                     picks = np.asarray(ok_at)[(start + np.arange(len(leads))) % len(ok_at)]
-                    for i, j in zip(leads, picks.tolist(), strict=True):
-                        target[i] = members[j]
+                    target[leads] = np.array(members, dtype=object)[picks]
                     for j, k in enumerate(np.bincount(picks, minlength=len(members)).tolist()):
                         if k:
                             counts[members[j]] = counts.get(members[j], 0) + k
                     cursor[name] = members[int(picks[-1])]
+            gone = final[failed]
+            gone = gone[pool_of[gone] >= 0]
             lost: dict[str, int] = {}
-            for i in np.flatnonzero(failed).tolist():
-                r = int(final[i])
-                if r in pool_rules:
-                    lost[pool_rules[r]] = lost.get(pool_rules[r], 0) + 1
+            if len(gone):
+                rules, first, k = np.unique(gone, return_index=True, return_counts=True)
+                for at in np.argsort(first, kind="stable").tolist():  # pools in the order their first lead was lost
+                    name = pool_rules[int(rules[at])]
+                    lost[name] = lost.get(name, 0) + int(k[at])
             for name, k in lost.items():
                 logger.warning("pool '%s': %d lead(s) went to a fallback queue because no rep was available "
                                "(inactive, out of office or at cap)", name, k)
 
         # 4. why
-        why = [""] * n
-        for i in np.flatnonzero(final >= 0).tolist():
-            r = int(final[i])
-            if failed[i]:
-                why[i] = fallen[i]
-            else:
-                text = explain(r, target[i], None)
-                why[i] = fallen[i] + text if i in fallen else text
-        return final, target, code, why, failed
+        why = np.full(n, "", dtype=object)
+        why[failed] = fallen[failed]
+        served = (final >= 0) & ~failed
+        used = np.bincount(final + 1, minlength=len(routes) + 1)[1:].tolist()
+        for r in range(len(routes)):
+            if not used[r]:
+                continue
+            at = np.flatnonzero(served & (final == r))
+            if not len(at):
+                continue
+            if routes[r].target_kind in ("queue", "owner"):  # one target for all
+                why[at] = explain(r, target[at[0]], None)
+                continue
+            number, distinct = _factorize(target[at])
+            text = [explain(r, t, None) for t in distinct]
+            if (number < 0).any():  # pragma: no cover - every served lead has a target
+                number[number < 0] = len(text)
+                text.append(explain(r, None, None))
+            why[at] = np.array(text, dtype=object)[number]
+        if fell_through:
+            fell = np.flatnonzero(served)
+            fell = fell[np.not_equal(fallen[fell], "")]
+            why[fell] = fallen[fell] + why[fell]
+        return final, target.tolist(), code.tolist(), why.tolist(), failed
+
+    def _next_matches(self, batch: _Batch, masks: dict[int, np.ndarray], r: int, idx: np.ndarray) -> np.ndarray:
+        """:meth:`_next_match` for many leads: by whole columns when the later rules are vectorised."""
+        routes = self.routes
+        if batch.frame is None or any(route.when_frame is None for route in routes[r + 1:-1]):
+            return np.array([self._next_match(batch, masks, r, i) for i in idx.tolist()], dtype=np.int64)
+        out = np.full(len(idx), len(routes) - 1, dtype=np.int64)
+        left = np.arange(len(idx))
+        for s in range(r + 1, len(routes) - 1):
+            if not len(left):
+                break
+            route = routes[s]
+            if s not in masks:
+                masks[s] = _as_mask(route.when_frame(batch.frame), batch.n, route.name)  # type: ignore[misc]
+            hit = masks[s][idx[left]]
+            out[left[hit]] = s
+            left = left[~hit]
+        return out
+
+    def _fill_pools_by_phase(self, pools: dict[str, dict[str, Any]], pool_rules: dict[int, str], final: np.ndarray,
+                             target: np.ndarray, code: np.ndarray, failed: np.ndarray, fallen: np.ndarray,
+                             explain: Callable[..., str], counts: dict[str, int]) -> bool:
+        """:meth:`_fill_pools_in_order` by stretches of leads instead of lead by lead, when pools cannot affect
+        each other (no rep in two pools with leads) and every pool rule has a fallback queue; ``False`` (and
+        nothing done) otherwise.
+
+        Between two moments a rep reaches their cap, a pool is a plain round-robin over its reps still
+        available: each such stretch is handed out at once, and the leads left once every rep is full go to
+        the fallback queue of their rule.
+        """
+        members = [m for p in pools.values() if len(p["leads"]) for m in p["members"]]  # a rep listed twice
+        # shares one cap between two places in the rotation: lead by lead then
+        if len(members) != len(set(members)) or not all(self.routes[r].fallback for r in pool_rules):
+            return False
+        moved: list[tuple[int, str, str]] = []  # (first lead served, pool, last rep assigned)
+        for name, p in pools.items():
+            leads = p["leads"]
+            if not len(leads):
+                continue
+            reps, caps, ok = p["members"], p["caps"], p["ok"]
+            picked = np.full(len(leads), -1, dtype=np.intp)  # member number per lead; -1: every rep full
+            done, pos = 0, p["pos"]
+            while done < len(leads):
+                left = [j for j, good in enumerate(ok)
+                        if good and (caps[j] is None or counts.get(reps[j], 0) < caps[j])]
+                if not left:
+                    break
+                start = next((k for k, j in enumerate(left) if j > pos), 0)
+                order = left[start:] + left[:start]
+                k = len(order)
+                # the t-th rep in turn takes leads t, t + k, t + 2k, ...: the stretch ends when one is full
+                ends = [t + (caps[j] - counts.get(reps[j], 0) - 1) * k for t, j in enumerate(order)
+                        if caps[j] is not None]
+                take = min(len(leads) - done, min(ends) + 1 if ends else len(leads))
+                turn = np.arange(take) % k
+                picked[done:done + take] = np.asarray(order)[turn]
+                for t, n_taken in enumerate(np.bincount(turn, minlength=k).tolist()):
+                    if n_taken:
+                        counts[reps[order[t]]] = counts.get(reps[order[t]], 0) + n_taken
+                pos = order[(take - 1) % k]
+                done += take
+            served = picked >= 0
+            if served.any():
+                target[leads[served]] = np.array(reps, dtype=object)[picked[served]]
+                p["pos"] = pos
+                moved.append((int(leads[served][0]), name, reps[pos]))
+            full = leads[~served]
+            if len(full):  # every rep of the pool at cap (or unavailable): the rule's fallback queue
+                fresh = full[np.equal(code[full], None)]
+                code[fresh] = "pool_unavailable"
+                failed[full] = True
+                for r in np.unique(final[full]).tolist():
+                    route = self.routes[r]
+                    mine = full[final[full] == r]
+                    target[mine] = route.fallback
+                    fallen[mine] = fallen[mine] + (f"{explain(r, None, 'pool_unavailable')}, "
+                                                   f"so it went to fallback queue '{route.fallback}'")
+        cursor: dict[str, str] = self.state_["cursor"]
+        for _, name, rep in sorted(moved):  # a new pool enters the state when it first serves a lead
+            cursor[name] = rep
+        return True
 
     def _fill_pools_in_order(self, batch: _Batch, masks: dict[int, np.ndarray], pools: dict[str, dict[str, Any]],
-                             pool_rules: dict[int, str], final: np.ndarray, target: list[str | None],
-                             code: list[str | None], failed: np.ndarray, fallen: dict[int, str],
+                             pool_rules: dict[int, str], final: list[int], target: list[str | None],
+                             code: list[str | None], failed: list[bool], fallen: list[str],
                              explain: Callable[..., str], order: list[int], counts: dict[str, int]) -> None:
         """Round-robin lead by lead, for batches where some rep may reach its cap."""
         routes = self.routes
@@ -682,10 +886,10 @@ class Router:
                     route = routes[r]
                     if route.fallback:
                         failed[i], final[i], target[i] = True, r, route.fallback
-                        fallen[i] = (f"{fallen.get(i, '')}{explain(r, None, 'pool_unavailable')}, "
+                        fallen[i] = (f"{fallen[i]}{explain(r, None, 'pool_unavailable')}, "
                                      f"so it went to fallback queue '{route.fallback}'")
                         break
-                    fallen[i] = f"{fallen.get(i, '')}{explain(r, None, 'pool_unavailable')}, and the rule has no fallback; "
+                    fallen[i] = f"{fallen[i]}{explain(r, None, 'pool_unavailable')}, and the rule has no fallback; "
                     r = self._next_match(batch, masks, r, i)
                     if r in pool_rules:
                         continue
@@ -693,9 +897,9 @@ class Router:
                     self._settle_direct(r, i, target, code, failed, fallen, explain, batch, masks, final, counts)
                 break
 
-    def _settle_direct(self, r: int, i: int, target: list[str | None], code: list[str | None], failed: np.ndarray,
-                       fallen: dict[int, str], explain: Callable[..., str], batch: _Batch,
-                       masks: dict[int, np.ndarray], final: np.ndarray, counts: dict[str, int]) -> None:
+    def _settle_direct(self, r: int, i: int, target: list[str | None], code: list[str | None], failed: list[bool],
+                       fallen: list[str], explain: Callable[..., str], batch: _Batch,
+                       masks: dict[int, np.ndarray], final: list[int], counts: dict[str, int]) -> None:
         """Deliver one lead to a non-pool rule (rare path: a pool filled up mid-batch and had no fallback)."""
         while True:
             route = self.routes[r]
@@ -716,9 +920,9 @@ class Router:
                 code[i] = c
             if route.fallback:
                 failed[i], target[i] = True, route.fallback
-                fallen[i] = f"{fallen.get(i, '')}{explain(r, rep, c)}, so it went to fallback queue '{route.fallback}'"
+                fallen[i] = f"{fallen[i]}{explain(r, rep, c)}, so it went to fallback queue '{route.fallback}'"
                 return
-            fallen[i] = f"{fallen.get(i, '')}{explain(r, rep, c)}, and the rule has no fallback; "
+            fallen[i] = f"{fallen[i]}{explain(r, rep, c)}, and the rule has no fallback; "
             r = final[i] = self._next_match(batch, masks, r, i)
             if self.routes[r].target_kind == "pool":  # pragma: no cover - exotic rule chains
                 target[i] = None
@@ -784,6 +988,22 @@ def _as_replay(d: Decision) -> Decision:
     return d if d.replay else d._replace(replay=True)
 
 
+def _make_decisions(*columns: Iterable[Any]) -> list[Decision]:
+    """Decisions from their fields as columns (in :class:`Decision` field order), without a call per decision."""
+    return list(map(tuple.__new__, repeat(Decision), zip(*columns, strict=True)))
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Codes and distinct values (in order of appearance) of text or ``None`` values; ``None`` is coded -1."""
+    if len(values) >= 1024:
+        codes, distinct = pd.factorize(values)
+        return codes, distinct.tolist()
+    seen: dict[Any, int] = {}
+    codes = np.fromiter((-1 if v is None else seen.setdefault(v, len(seen)) for v in values.tolist()),
+                        dtype=np.intp, count=len(values))
+    return codes, list(seen)
+
+
 def _as_mask(values: Any, n: int, name: str) -> np.ndarray:
     if isinstance(values, pd.Series):
         values = values.fillna(False).to_numpy()
@@ -791,6 +1011,37 @@ def _as_mask(values: Any, n: int, name: str) -> np.ndarray:
     if mask.shape != (n,):
         raise DataError(f"rule '{name}': the vectorised condition gave {mask.shape} values for {n} leads")
     return mask.astype(bool)
+
+
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+_MIN_MICROS = (datetime.min - _EPOCH) // _MICROSECOND
+_MAX_MICROS = (datetime.max - _EPOCH) // _MICROSECOND
+
+
+def _offset_text(tz: Any) -> str | None:
+    """What ``isoformat`` appends for a fixed time zone (``""`` without one); ``None`` when it varies."""
+    if tz is None:
+        return ""
+    if type(tz) is timezone:
+        return datetime(2000, 1, 1, tzinfo=tz).isoformat()[19:]
+    return None
+
+
+def _wall_micros(index: pd.DatetimeIndex) -> np.ndarray | None:
+    """Wall-clock microseconds since 1970 of each time; ``None`` if some are not whole microseconds or lie
+    beyond what ``datetime`` holds."""
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    values = index.asi8
+    unit = index.unit
+    if unit == "ns":
+        return None if (values % 1000).any() else values // 1000
+    factor = {"s": 1_000_000, "ms": 1000, "us": 1}.get(unit)
+    if factor is None or (len(values) and (values.min() < -(-_MIN_MICROS // factor)
+                                            or values.max() > _MAX_MICROS // factor)):
+        return None
+    return values * factor
 
 
 # -- SLA breaches ------------------------------------------------------------------------------------
@@ -828,6 +1079,21 @@ def sla_breaches(decisions: Iterable[Decision], first_touch: Mapping[str, dateti
         return _breaches(decisions, first_touch or {}, now)
 
 
+#: Lists at least this long get the whole-column path of :func:`decisions_frame`.
+_MANY = 256
+
+
+def _naive_micros(values: list[Any]) -> np.ndarray | None:
+    """Datetimes without a zone (or ``None``) as ``datetime64[us]`` (NaT for ``None``); ``None`` if any value
+    is something else, or all are ``None``."""
+    kinds = set(map(type, values))
+    if datetime not in kinds or not kinds <= {datetime, type(None)}:
+        return None
+    if any(map(getattr, values, repeat("tzinfo"), repeat(None))):
+        return None
+    return pa.array(values, type=pa.timestamp("us")).to_numpy(zero_copy_only=False)
+
+
 def _breaches(decisions: Iterable[Decision], touches: Mapping[str, datetime | None], now: datetime) -> list[Breach]:
     out: list[Breach] = []
     done: set[str] = set()
@@ -861,8 +1127,49 @@ def decisions_frame(decisions: Sequence[Decision]) -> pd.DataFrame:
     >>> decisions_frame([d])[["lead_id", "target", "replay"]].to_dict("records")
     [{'lead_id': 'L1', 'target': 'nurture', 'replay': False}]
     """
-    frame = pd.DataFrame(list(decisions), columns=list(Decision._fields))
+    decisions = decisions if isinstance(decisions, list) else list(decisions)
+    if len(decisions) >= _MANY:
+        frame = _decisions_frame(decisions)
+        if frame is not None:
+            return frame
+    frame = pd.DataFrame(decisions, columns=list(Decision._fields))
     # typed even when a column is all empty (no SLA, no fallback), so engines can store it
     return frame.astype({"lead_id": "string", "rule": "string", "why": "string", "target_kind": "string",
                          "target": "string", "idempotency_key": "string", "fallback_used": "string",
                          "replay": "bool"}).assign(sla_due=lambda f: pd.to_datetime(f["sla_due"]))
+
+
+_TEXT_FIELDS = ("lead_id", "rule", "why", "target_kind", "target", "idempotency_key", "fallback_used")
+
+
+def _decisions_frame(decisions: list[Decision]) -> pd.DataFrame | None:
+    """:func:`decisions_frame` a column at a time through Arrow; ``None`` unless every text field is text
+    (or ``None``) and every time a datetime without a zone (the general path types anything else)."""
+    n = len(decisions)
+    columns: dict[str, Any] = {}
+    for k, name in enumerate(Decision._fields):
+        values = list(map(operator.itemgetter(k), decisions))
+        if name in _TEXT_FIELDS:
+            try:
+                text = pa.array(values, type=pa.string())
+            except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+                return None
+            columns[name] = pd.array(text, dtype="string")
+        elif name == "replay":
+            columns[name] = np.fromiter(values, dtype=bool, count=n)
+        else:
+            first = values[0]
+            if type(first) is datetime and first.tzinfo is None and all(map(operator.is_, values, repeat(first))):
+                columns[name] = np.full(n, np.datetime64(first, "us"))
+            else:
+                times = _naive_micros(values)
+                if times is None:
+                    return None
+                columns[name] = times
+    frame = pd.DataFrame(columns)
+    if frame.dtypes["lead_id"] != _STRING_DTYPE:  # pragma: no cover - another pandas string default
+        return None
+    return frame
+
+
+_STRING_DTYPE = pd.Series([], dtype="string").dtype
