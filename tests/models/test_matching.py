@@ -538,3 +538,13 @@ def test_indexes_as_dictionaries():
     assert matcher.registrable_index_ == {"shared.com": [1, 0, 2]}
     assert matcher.name_keys_ == ["shared"] and matcher.name_accounts_ == [[1, 0, 2]]
     assert not hasattr(LeadAccountMatcher(), "domain_index_")
+
+
+def test_a_name_just_below_min_score_is_unmatched_not_an_error():
+    # "northwind tradng" scores 84.8 against "northwind traders": within the 3-point margin
+    # below min_score 85, so it is a candidate that every filter then drops
+    accounts = pd.DataFrame({"account_id": ["A1"], "name": ["Northwind Traders"], "domain": ["northwind.com"]})
+    leads = pd.DataFrame({"lead_id": ["L1"], "email": [None], "company": ["Northwind Tradng"]})
+    out = LeadAccountMatcher().fit(accounts).match(leads).iloc[0]
+    assert (out["status"], out["account_id"]) == ("unmatched", None)
+    assert "no account name scoring >= 85" in out["reason"]

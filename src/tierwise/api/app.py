@@ -98,7 +98,7 @@ def create_app(spec: str | Path | SpecFile | ScoringService, *, token: str, engi
                 "routing": s.routing is not None, "mql_threshold": service.mql_threshold}
 
     @app.post("/v1/leads/score-and-route", tags=["leads"], dependencies=[Depends(authorised)])
-    def score_and_route(body: Annotated[LeadRequest, Body()]) -> JSONResponse:  # type: ignore[valid-type]
+    async def score_and_route(body: Annotated[LeadRequest, Body()]) -> JSONResponse:  # type: ignore[valid-type]
         """Score a lead (fit, behaviour, negatives, decay, MQL, segment), match it to an account and route it.
 
         Every decision is written to the audit log; the same lead sent again (same
@@ -123,8 +123,9 @@ def create_app(spec: str | Path | SpecFile | ScoringService, *, token: str, engi
             raise HTTPException(404, f"account '{account_id}' is not in the workspace")
         return JSONResponse(jsonable_encoder(found))
 
-    # Handlers are plain functions: FastAPI runs them in worker threads, so the event loop keeps
-    # reading requests while one waits on the audit log's fsync; the service serialises what must be.
+    # score-and-route runs on the event loop: it needs ~4 ms of CPU, and handing it to a thread
+    # cost more than the fsync it would overlap (measured: 216 vs 142-152 req/s at saturation).
+    # The account handlers are plain functions (FastAPI's thread pool): rare, and they plan queries.
     app.state.service = service
     return app
 

@@ -936,6 +936,8 @@ class LeadAccountMatcher:
         best = np.repeat(score[starts], np.diff(np.r_[starts, len(lead)]))
         within = (best >= self.min_score) & (score >= best - self.ambiguity_margin - 1e-9)
         lead, name, score = lead[within], name[within], score[within]
-        starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]]) if len(lead) else np.array([], dtype=np.int64)
+        if not len(lead):  # every candidate scored within the margin below min_score
+            return {}
+        starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])
         ends = np.r_[starts[1:], len(lead)]
         return {int(lead[a]): (name[a:b], score[a:b]) for a, b in zip(starts, ends, strict=True)}
