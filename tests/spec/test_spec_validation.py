@@ -326,3 +326,25 @@ def test_routing_rules_are_checked():
     spec = load_spec_text(DATA + FIT + "routing:\n  rules:\n    - {name: a, when: \"account_tier == 'A' and "
                           "lead_source == 'web'\", to: account_owner, fallback: q}\n" + default).spec
     assert spec.routing.rules[0].to == "account_owner"
+
+
+def test_lead_scoring_defaults_and_mistakes():
+    from tierwise.spec.model import Spec
+
+    base = {"data": {"accounts": {"path": "a.csv"}},
+            "fit": {"criteria": [{"name": "s", "field": "employees", "at_least": 1, "points": 1}]}}
+    spec = Spec.model_validate({**base, "lead_scoring": {"behaviour": [{"name": "g", "events": {"demo": 5}}]}})
+    ls = spec.lead_scoring
+    assert (ls.mql.top_share, ls.mql.threshold, ls.decay.monthly_rate, ls.negatives.personal_email.points,
+            ls.negatives.competitor.points, ls.negatives.wrong_size.points) == (0.2, None, 0.25, -15, -50, -20)
+    assert Spec.model_validate({**base, "lead_scoring": {"mql": {"threshold": 60}}}).lead_scoring.mql.top_share is None
+    for section, message in (
+        ({"mql": {"threshold": 60, "top_share": 0.2}}, "give 'threshold' or 'top_share', not both"),
+        ({"behaviour": [{"name": "g", "events": {"Demo": 5}}]}, "event type 'Demo' must be lower case"),
+        ({"behaviour": [{"name": "g"}]}, "needs 'events' or 'criteria'"),
+        ({"behaviour": [{"name": "a", "events": {"x": 1}}, {"name": "b", "events": {"x": 2}}]},
+         "event type 'x' is in behaviour groups 'a' and 'b'"),
+        ({"negatives": {"wrong_size": {"min": 500, "max": 50}}}, "min \\(500\\) must be below max \\(50\\)"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            Spec.model_validate({**base, "lead_scoring": section})

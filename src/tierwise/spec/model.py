@@ -255,6 +255,13 @@ def _coerce_event_rules(value: Any) -> Any:
     return value
 
 
+def _check_event_names(events: dict[str, Any]) -> dict[str, Any]:
+    for name in events:
+        if name != name.strip().lower() or not name:
+            raise ValueError(f"event type '{name}' must be lower case without surrounding spaces")
+    return events
+
+
 class EventCategorySpec(StrictModel):
     """A category of time-stamped events (buying signals or engagement)."""
 
@@ -264,18 +271,8 @@ class EventCategorySpec(StrictModel):
     cap: float = Field(default=100, gt=0, description="Raw points at which the category is full (100).")
     events: dict[str, EventRule] = Field(default_factory=dict)
 
-    @field_validator("events", mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return _coerce_event_rules(value)
-
-    @field_validator("events")
-    @classmethod
-    def _names(cls, events: dict[str, EventRule]) -> dict[str, EventRule]:
-        for name in events:
-            if name != name.strip().lower() or not name:
-                raise ValueError(f"event type '{name}' must be lower case without surrounding spaces")
-        return events
+    _shorthand = field_validator("events", mode="before")(_coerce_event_rules)
+    _names = field_validator("events")(_check_event_names)
 
 
 class SignalsSpec(EventCategorySpec):
@@ -439,18 +436,8 @@ class BehaviourGroup(StrictModel):
         description="Behaviour already summed in a column (visits, time on site): points like fit criteria.",
     )
 
-    @field_validator("events", mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return _coerce_event_rules(value)
-
-    @field_validator("events")
-    @classmethod
-    def _names(cls, events: dict[str, LeadEventRule]) -> dict[str, LeadEventRule]:
-        for name in events:
-            if name != name.strip().lower() or not name:
-                raise ValueError(f"event type '{name}' must be lower case without surrounding spaces")
-        return events
+    _shorthand = field_validator("events", mode="before")(_coerce_event_rules)
+    _names = field_validator("events")(_check_event_names)
 
     @model_validator(mode="after")
     def _something(self) -> BehaviourGroup:
@@ -507,14 +494,21 @@ class MqlSpec(StrictModel):
     """The MQL threshold: fixed points, or the score that keeps the top share of scored leads."""
 
     threshold: float | None = Field(default=None, ge=0, description="Fixed MQL threshold in points.")
-    top_share: float | None = Field(default=None, gt=0, lt=1, description="Share of leads that are MQL (0.2).")
+    top_share: float | None = Field(
+        default=None, gt=0, lt=1, description="Share of leads that are MQL; 0.2 when neither key is given.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_share(cls, data: Any) -> Any:
+        # the model is frozen: the seed's top 20% is filled in before validation
+        if isinstance(data, dict) and data.get("threshold") is None and data.get("top_share") is None:
+            return {**data, "top_share": 0.2}
+        return data
 
     @model_validator(mode="after")
     def _one(self) -> MqlSpec:
         if self.threshold is not None and self.top_share is not None:
             raise ValueError("give 'threshold' or 'top_share', not both")
-        if self.threshold is None and self.top_share is None:
-            self.top_share = 0.2
         return self
 
 
