@@ -64,6 +64,7 @@ from bench_score import (  # noqa: E402
     Result,
     cpu_busy,
     machine,
+    machine_lines,
     run_once,
     source_state,
     tierwise_command,
@@ -405,12 +406,7 @@ def markdown(results: dict[str, Result], info: dict, params: dict, check: dict |
             lines.append(f"| {job} | **total** | **{stages[job]['total_s']:.2f}** |")
     elif stages and "error" in stages:
         lines.append(f"- stage timings failed: {stages['error'][-300:]}")
-    lines += [
-        "",
-        f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM, {info['os']}",
-        f"Versions: Python {info['python']}, tierwise {info['tierwise']} ({info['git']}), duckdb {info['duckdb']}, "
-        f"ibis {info['ibis-framework']}, pandas {info['pandas']}, pyarrow {info['pyarrow']}, numpy {info['numpy']}",
-    ]
+    lines += ["", *machine_lines(info)]
     return "\n".join(lines)
 
 

@@ -357,13 +357,17 @@ def markdown(results: dict[str, Result], info: dict, params: dict, check: dict |
         for pair, p in check["pairs"].items():
             detail = ", ".join(f"{k} {v['mismatches']}" for k, v in p.items() if isinstance(v, dict))
             lines.append(f"  - {pair}: mismatches: {detail}")
-    lines += [
-        "",
+    lines += ["", *machine_lines(info)]
+    return "\n".join(lines)
+
+
+def machine_lines(info: dict) -> list[str]:
+    """The machine and versions lines that close every benchmark's Markdown."""
+    return [
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM, {info['os']}",
         f"Versions: Python {info['python']}, tierwise {info['tierwise']} ({info['git']}), duckdb {info['duckdb']}, "
         f"ibis {info['ibis-framework']}, pandas {info['pandas']}, pyarrow {info['pyarrow']}, numpy {info['numpy']}",
     ]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
