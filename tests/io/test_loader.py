@@ -73,6 +73,22 @@ def test_accounts_quarantine_reasons(load, rows_of):
     assert result.reasons["unparsable int in employees"] == 2
 
 
+def test_blank_and_padded_text_cells(load, rows_of):
+    """Whitespace-only cells are missing; padding is trimmed before keys are compared (tab, newline too)."""
+    result = load("accounts", 'account_id,name\nA1,Acme\n"  ",Blank\n"\t",Tab\n" A1 ",Padded\n"A2\t", Beta \n'
+                  '"\nA3",x\n')
+    assert quarantined(rows_of, result) == [
+        (2, "missing account_id"),
+        (3, "missing account_id"),
+        (4, "duplicate account_id 'A1' (first at row 1)"),
+    ]
+    assert clean(rows_of, result, "account_id", "name") == [
+        {"_row": 1, "account_id": "A1", "name": "Acme"},
+        {"_row": 5, "account_id": "A2", "name": "Beta"},
+        {"_row": 6, "account_id": "A3", "name": "x"},
+    ]
+
+
 def test_quarantine_keeps_the_raw_text(load, rows_of):
     result = load("accounts", "account_id,employees,name\nA1, lots ,Acme\n")
     (row,) = rows_of(result.quarantine)

@@ -97,6 +97,20 @@ class Engine(ABC):
         """The distinct items of a list without nulls (order not kept)."""
         return items.unique()
 
+    def key_hash(self, value: ir.Value) -> ir.IntegerValue:
+        """A 64-bit hash of a value: equal values, equal hashes (for finding repeated keys)."""
+        return value.hash()
+
+    def repeated_values(self, column: ir.IntegerColumn) -> ir.Table:
+        """The values of an integer column that occur more than once (column ``value``), as a small table.
+
+        Finding repeated keys among tens of millions of rows: the portable form
+        is a grouped count, which distributed engines do well.
+        """
+        t = column.as_table().select(value=column)
+        counts = t.group_by("value").aggregate(_n=t.count())
+        return self.materialize(counts.filter(counts._n > 1).select("value"))
+
     # -- running ----------------------------------------------------------------
     def materialize(self, expr: ir.Table, name: str | None = None) -> ir.Table:
         """Compute an expression once and keep the result as a temporary table."""

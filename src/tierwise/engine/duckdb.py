@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 
 from tierwise.engine.base import ROW_COLUMN, Engine, PreparedQuery, RawTable, RejectedLine
@@ -33,6 +34,11 @@ REJECTS_LIMIT = 10_000
 @ibis.udf.scalar.builtin(name="list_distinct")
 def _list_distinct(items: dt.Array(dt.string)) -> dt.Array(dt.string):  # type: ignore[valid-type]
     """DuckDB's list_distinct (Ibis' portable unique() repeats its argument three times)."""
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def _hash(value: dt.string) -> dt.uint64:  # type: ignore[valid-type]
+    """DuckDB's 64-bit hash, unsigned as DuckDB returns it."""
 
 
 _BLANK_LINE = re.compile(rb"\n(?=[ \t\r]*(?:\n|$))")
@@ -157,6 +163,18 @@ class DuckDBEngine(Engine):
         finally:
             for name in query.inputs:
                 self._raw.unregister(name)
+
+    def key_hash(self, value: ir.Value) -> ir.IntegerValue:
+        # Ibis' portable hash() turns DuckDB's unsigned hash into a signed one through a BIT cast,
+        # which costs more than the hash itself
+        return _hash(value if value.type().is_string() else value.cast("string"))
+
+    def repeated_values(self, column: ir.IntegerColumn) -> ir.Table:
+        """Sorting the column in memory finds repeats several times faster than DuckDB's hash
+        aggregate on one machine (20M values: about 1 s against 3.3 s); 8 bytes per row."""
+        values = np.sort(self._run(lambda: self._backend.to_pyarrow(column.name("value")), column).to_numpy())
+        repeated = np.unique(values[1:][values[1:] == values[:-1]])
+        return self.register(pa.table({"value": pa.array(repeated, type=pa.from_numpy_dtype(values.dtype))}))
 
     def distinct_items(self, items: ir.ArrayValue) -> ir.ArrayValue:
         return _list_distinct(items.cast("array<string>"))

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from tierwise.compile.conditions import compile_condition
 from tierwise.compile.scoring import compile_scores
@@ -51,7 +53,10 @@ class RouteResult:
 
 
 def account_scores(ws: Workspace, day: date, progress: Progress = NULL_PROGRESS) -> ir.Table:
-    """Every account's score, tier and segment, as ``tierwise score`` computes them (materialised)."""
+    """Every account's score, tier and segment, as ``tierwise score`` computes them (materialised).
+
+    Only what routing reads is kept, so the engine skips the reasons and the other output columns.
+    """
     from tierwise.jobs.score import learned_components
 
     spec = ws.spec_file.spec
@@ -60,17 +65,19 @@ def account_scores(ws: Workspace, day: date, progress: Progress = NULL_PROGRESS)
     with progress.step("scoring accounts"):
         scores = compile_scores(ws.spec_file, ws.table("accounts"), ws.table("activities"), as_of=day,
                                 components=components)
-        return ws.engine.materialize(scores)
+        return ws.engine.materialize(scores.select("account_id", "score", "tier", "segment"))
 
 
-def account_frame(ws: Workspace, scores: ir.Table) -> pd.DataFrame:
-    """Accounts with what matching and routing read, and their score, tier and segment."""
+def account_frame(ws: Workspace, scores: ir.Table | None = None) -> pd.DataFrame:
+    """Accounts with what matching and routing read, and (given ``scores``) their score, tier and segment."""
     accounts = ws.table("accounts")
+    columns = ["account_id", "name", "domain", "website", "owner_id", "employees", "industry"]
+    if scores is None:
+        return ws.engine.to_arrow(accounts.select(*columns).order_by("account_id")).to_pandas()
     scores = scores.select("account_id", account_score=scores.score, account_tier=scores.tier,
                            account_segment=scores.segment)
     joined = accounts.left_join(scores, "account_id").select(
-        accounts.account_id, accounts["name"], accounts.domain, accounts.website, accounts.owner_id,
-        accounts.employees, accounts.industry, scores.account_score, scores.account_tier, scores.account_segment)
+        *[accounts[c] for c in columns], scores.account_score, scores.account_tier, scores.account_segment)
     return ws.engine.to_arrow(joined.order_by("account_id")).to_pandas()
 
 
@@ -128,20 +135,33 @@ def route(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
     with connect(engine_url or spec_file.spec.engine) as engine:
         day = resolve_as_of(spec_file, as_of)
         learned = spec_file.spec.uses_propensity or spec_file.spec.lookalike.weight > 0
-        tables = ("accounts", "activities", "leads", "lead_activities", "reps") + (
-            ("opportunities", "transactions") if learned else ())
+        tables = ("accounts", "activities", "leads", "reps") + (("opportunities", "transactions") if learned else ())
         ws = load_workspace(engine, spec_file, tables=tables,
                             columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
         if ws.table("leads") is None:
             raise DataError(f"{spec_file.path}: data.leads is not set; routing needs the leads file")
-        scores = account_scores(ws, day, progress)
-        accounts = account_frame(ws, scores)
-        with progress.step("scoring leads"):
-            leads = engine.materialize(scored_leads(ws, day))  # lead scores: one pass over the events
-            match_in = engine.to_arrow(leads.select("lead_id", "email", "website", "company").order_by("lead_id"))
-        with progress.step(f"matching {match_in.num_rows:,} leads to {len(accounts):,} accounts"):
-            matches = LeadAccountMatcher(min_score=routing.min_match_score).fit(accounts).match(match_in.to_pandas())
-            matched = engine.materialize(engine.register(matches[MATCH_COLUMNS]))
+        # Matching reads only the accounts' and leads' own columns, and runs in Python while the engine
+        # loads the lead events and scores (it releases the GIL): on two cores they overlap, not queue.
+        accounts = account_frame(ws)
+        match_in = engine.to_arrow(ws.table("leads").select("lead_id", "email", "website", "company")
+                                   .order_by("lead_id")).to_pandas()
+        matcher = LeadAccountMatcher(min_score=routing.min_match_score)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tierwise-match") as background:
+            def match() -> tuple[pd.DataFrame, pa.Table]:
+                found = matcher.fit(accounts).match(match_in)
+                return found, pa.Table.from_pandas(found[MATCH_COLUMNS], preserve_index=False)
+
+            matching = background.submit(match)
+            if "lead_activities" in spec_file.spec.data.sources():
+                ws.load("lead_activities", progress=progress)
+            scores = account_scores(ws, day, progress)
+            with progress.step("scoring leads"):
+                # only the columns some rule reads: the lead scores without their breakdowns
+                scored = scored_leads(ws, day)
+                leads = engine.materialize(scored.select(*routing_lead_columns(spec_file, scored)))
+            with progress.step(f"matching {len(match_in):,} leads to {len(accounts):,} accounts"):
+                matches, match_table = matching.result()
+                matched = engine.materialize(engine.register(match_table))
         # the routing fields and every rule's flag, computed by the engine; only what the router reads comes back
         frame = routing_table(leads, matched, ws.table("accounts"), scores)
         routes = routes_from_spec(spec_file)
@@ -182,16 +202,28 @@ def route(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
 
 def scored_leads(ws: Workspace, day: date):
     """The leads table, with the lead-scoring fields routing rules may read when the spec scores leads."""
-    from tierwise.jobs.lead_scores import lead_scores
+    from tierwise.compile.leads import compile_lead_scores
 
     leads = ws.table("leads")
-    scores = lead_scores(ws, day) if ws.spec_file.spec.lead_scoring is not None else None
-    if scores is None:
+    if ws.spec_file.spec.lead_scoring is None:
         return leads
     fields = [*LEAD_SCORE_FIELDS, "lead_segment"]  # persona: the stored one, else derived from the title
-    picked = scores.select("lead_id", *fields)
     own = [c for c in leads.columns if c not in fields]
-    return leads.left_join(picked, "lead_id").select(*[leads[c] for c in own], *[picked[f] for f in fields])
+    # the lead's own columns ride along with its score: no second pass over the leads to join them back
+    scores = compile_lead_scores(ws.spec_file, leads, ws.table("lead_activities"), as_of=day, key="lead_id",
+                                 passthrough=tuple(own))
+    return scores.select(*own, *fields)
+
+
+def routing_lead_columns(spec_file: SpecFile, leads: ir.Table) -> list[str]:
+    """The columns of ``leads`` routing reads: the key, ``created_at`` (SLAs) and every field a rule names."""
+    routing = spec_file.spec.routing
+    assert routing is not None
+    named = {"lead_id", "created_at"}
+    for i, rule in enumerate(routing.rules):
+        named |= E.referenced_columns(spec_file.conditions.get(format_loc(("routing", "rules", i, "when")))
+                                      or E.parse_condition(rule.when))
+    return [c for c in leads.columns if c in named]
 
 
 #: Routing fields taken from the matched account: field -> account_frame column.

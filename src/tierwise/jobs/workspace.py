@@ -28,6 +28,14 @@ class Workspace:
         load = self.loads.get(name)
         return load.clean if load else None
 
+    def load(self, name: str, *, only: set[str] | None = None, progress: Progress = NULL_PROGRESS) -> None:
+        """Load one more of the spec's tables (accounts must be loaded first when the table refers to them)."""
+        source = self.spec_file.spec.data.sources()[name]
+        with progress.step(f"loading {name}"):
+            accounts = self.loads["accounts"].clean if "accounts" in self.loads else None
+            self.loads[name] = load_table(self.engine, name, source, self.spec_file.resolve(source.path),
+                                          accounts=accounts, only=only)
+
     def load_summary(self) -> dict[str, Any]:
         return {name: load.summary() for name, load in self.loads.items()}
 
@@ -56,11 +64,7 @@ def load_workspace(engine: Engine, spec_file: SpecFile, *, tables: tuple[str, ..
     for name in LOAD_ORDER:
         if name not in sources or (tables is not None and name not in tables and name != "accounts"):
             continue
-        source = sources[name]
-        with progress.step(f"loading {name}"):
-            accounts = ws.loads["accounts"].clean if "accounts" in ws.loads else None
-            ws.loads[name] = load_table(engine, name, source, spec_file.resolve(source.path), accounts=accounts,
-                                        only=(columns or {}).get(name))
+        ws.load(name, only=(columns or {}).get(name), progress=progress)
     return ws
 
 
