@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import ibis
+import ibis.common.exceptions as com
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -122,6 +123,22 @@ class Engine(ABC):
     def scalar(self, expr: ir.Scalar) -> Any:
         return self._run(lambda: self.backend.execute(expr), expr)
 
+    def check(self, expr: ir.Table) -> None:
+        """Raise :class:`~tierwise.engine.capabilities.CapabilityError` naming every operation of ``expr``
+        this engine cannot run (before any work is done); return quietly otherwise."""
+        from tierwise.engine.capabilities import missing_operations
+
+        if missing_operations(expr, type(self.backend.compiler)):
+            raise self._capability_error(expr)
+
+    def _capability_error(self, expr: ir.Expr) -> TierwiseError:
+        from tierwise.engine.capabilities import CapabilityError, missing_operations
+
+        missing = missing_operations(expr, type(self.backend.compiler)) if isinstance(expr, ir.Table) else []
+        listed = "; ".join(m.describe() for m in missing) or "an operation of this spec"
+        return CapabilityError(f"the {self.scheme} engine cannot run {listed}. Use an engine that supports it "
+                               "(duckdb:// supports every operation tierwise uses) or change the spec.")
+
     def sql(self, expr: ir.Expr) -> str:
         return str(ibis.to_sql(expr, dialect=self.backend.name))
 
@@ -130,6 +147,8 @@ class Engine(ABC):
             return fn()
         except TierwiseError:
             raise
+        except (com.OperationNotDefinedError, com.UnsupportedOperationError) as exc:
+            raise self._capability_error(expr) from exc
         except Exception as exc:  # the backend's own error types vary by engine
             from tierwise.errors import EngineError
 

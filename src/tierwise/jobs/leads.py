@@ -161,7 +161,7 @@ def route(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
                 leads = engine.materialize(scored.select(*routing_lead_columns(spec_file, scored)))
             with progress.step(f"matching {len(match_in):,} leads to {len(accounts):,} accounts"):
                 matches, match_table = matching.result()
-                matched = engine.materialize(engine.register(match_table))
+                matched = engine.register(match_table)  # a temporary table already
         # the routing fields and every rule's flag, computed by the engine; only what the router reads comes back
         frame = routing_table(leads, matched, ws.table("accounts"), scores)
         routes = routes_from_spec(spec_file)
@@ -175,7 +175,7 @@ def route(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
             router = Router(routes, reps, state=audit.state)
             decisions = router.route(router_in, now=decided_at, audit=audit)
         with progress.step("writing decisions"):
-            table = engine.materialize(engine.register(decisions_frame(decisions)))
+            table = engine.register(decisions_frame(decisions))  # a temporary table already
             files = {
                 "decisions_parquet": str(engine.write(table, out / "decisions.parquet", "parquet")),
                 "decisions_csv": str(engine.write(table, out / "decisions.csv", "csv")),
