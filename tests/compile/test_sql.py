@@ -176,3 +176,24 @@ def _quarantined(out: Path) -> list[str]:
 def test_warehouse_table_rejects_a_malformed_name(spec_file):
     with pytest.raises(Exception, match="use table, schema.table or catalog.schema.table"):
         warehouse_table(spec_file, "accounts", "a..b")
+
+
+def test_compile_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from tierwise.cli.main import app
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    runner = CliRunner()
+    printed = runner.invoke(app, ["compile", str(spec), "--dialect", "trino", "--as-of", "2026-11-01",
+                                  "--table", "accounts=hive.crm.accounts"])
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout.startswith("-- tierwise scoring for trino") and '"hive"."crm"."accounts"' in printed.stdout
+    out = tmp_path / "scoring.sql"
+    written = runner.invoke(app, ["compile", str(spec), "--dialect", "postgres", "--what", "leads", "--out", str(out)])
+    assert written.exit_code == 0 and out.read_text().startswith("-- tierwise scoring for postgres")
+    bad = runner.invoke(app, ["compile", str(spec), "--dialect", "mssql", "--what", "leads"])
+    assert bad.exit_code == 1 and "mssql cannot express this spec's leads scoring" in bad.output
+    malformed = runner.invoke(app, ["compile", str(spec), "--table", "accounts"])
+    assert malformed.exit_code == 1 and "--table must look like accounts=schema.table" in malformed.output

@@ -364,11 +364,15 @@ def print_score_summary(summary: dict[str, Any], top: list[dict[str, Any]]) -> N
 
 
 def _register_groups() -> None:
+    from tierwise.cli.compile import compile_command
+    from tierwise.cli.export import export_command
     from tierwise.cli.leads import leads_app
     from tierwise.cli.learn import icp_app, model_app
     from tierwise.cli.serve import serve
 
     app.command()(serve)
+    app.command("compile")(compile_command)
+    app.command("export")(export_command)
     app.add_typer(icp_app, name="icp")
     app.add_typer(model_app, name="model")
     app.add_typer(leads_app, name="leads")

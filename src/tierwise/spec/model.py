@@ -611,6 +611,79 @@ class RoutingSpec(StrictModel):
 # --------------------------------------------------------------------------- spec
 
 
+# --------------------------------------------------------------------------- CRM export
+
+#: Columns an export can write: the score output, the account's industry flag, and ``crm:<Field>``
+#: for a value from the segment's ``crm:`` map.
+EXPORT_COLUMNS = ("account_id", "account_name", "owner_id", "fit_score", "signal_score", "engagement_score", "score",
+                  "tier", "segment", "priority", "motion", "reason_1", "reason_2", "reason_3",
+                  "industry_priority", "as_of", "spec_hash")
+
+
+def _check_export_fields(fields: dict[str, str], what: str) -> dict[str, str]:
+    for crm_field, column in fields.items():
+        if not crm_field.strip():
+            raise ValueError(f"{what}: a CRM field name is empty")
+        if column not in EXPORT_COLUMNS and not (column.startswith("crm:") and column[4:].strip()):
+            raise ValueError(f"{what}.{crm_field}: unknown column {column!r}; use one of {', '.join(EXPORT_COLUMNS)} "
+                             "or crm:<Field> (a value of the segment's crm: map)")
+    return fields
+
+
+class SalesforceExportSpec(StrictModel):
+    """A Bulk API 2.0 / Data Loader upsert of the Account object, keyed on an external id."""
+
+    object: str = Field(default="Account", description="Salesforce object to upsert.")
+    external_id: str = Field(default="Tierwise_Account_Id__c",
+                             description="External id field the upsert matches on; it holds the account_id.")
+    fields: dict[str, str] = Field(
+        default_factory=lambda: {
+            "Segment_Tier__c": "crm:Segment_Tier__c", "Segment_Score__c": "score",
+            "Recommended_Motion__c": "crm:Recommended_Motion__c", "Industry_Priority__c": "industry_priority",
+            "Account_Tier__c": "tier", "Segment_Priority__c": "priority", "OwnerId": "owner_id"},
+        description="Salesforce field -> tierwise column (or crm:<Field> from the segment's crm: map).")
+
+    @field_validator("fields")
+    @classmethod
+    def _known(cls, fields: dict[str, str]) -> dict[str, str]:
+        return _check_export_fields(fields, "fields")
+
+
+class HubSpotExportSpec(StrictModel):
+    """A HubSpot import file and CRM v3 batch-upsert payloads for companies."""
+
+    object: str = Field(default="companies", description="HubSpot object type.")
+    id_property: str = Field(default="tierwise_account_id",
+                             description="Unique property the batch upsert matches on; it holds the account_id.")
+    properties: dict[str, str] = Field(
+        default_factory=lambda: {
+            "segment_tier": "crm:Segment_Tier__c", "segment_score": "score",
+            "recommended_motion": "crm:Recommended_Motion__c", "industry_priority": "industry_priority",
+            "account_tier": "tier", "segment_priority": "priority", "hubspot_owner_id": "owner_id"},
+        description="HubSpot property -> tierwise column (or crm:<Field> from the segment's crm: map).")
+    batch_size: int = Field(default=100, ge=1, le=100, description="Records per batch-upsert payload (HubSpot: 100).")
+
+    @field_validator("properties")
+    @classmethod
+    def _known(cls, fields: dict[str, str]) -> dict[str, str]:
+        return _check_export_fields(fields, "properties")
+
+
+class ExportSpec(StrictModel):
+    """``tierwise export``: what goes back to the CRM."""
+
+    priority_industries: list[str] | None = Field(
+        default=None, description="Industries flagged Industry_Priority__c; default: those the industry fit "
+                                  "criterion gives its top points.")
+    salesforce: SalesforceExportSpec = Field(default_factory=SalesforceExportSpec)
+    hubspot: HubSpotExportSpec = Field(default_factory=HubSpotExportSpec)
+
+    @field_validator("priority_industries")
+    @classmethod
+    def _lower(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else sorted({v.strip().lower() for v in value if v.strip()})
+
+
 class Spec(StrictModel):
     """The whole tierwise spec."""
 
@@ -631,6 +704,8 @@ class Spec(StrictModel):
     lead_scoring: LeadScoringSpec | None = Field(
         default=None, description="Lead and contact scoring; used by `tierwise leads score` and routing.")
     routing: RoutingSpec | None = Field(default=None, description="Lead routing; required by `tierwise leads route`.")
+    export: ExportSpec = Field(default_factory=ExportSpec,
+                               description="CRM write-back for `tierwise export` (docs/export.md).")
 
     @field_validator("tiers")
     @classmethod
