@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections import Counter
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -208,3 +210,51 @@ def test_cli_serve_reads_the_token(tmp_path, monkeypatch):
         read_token(tmp_path / "empty")
     with pytest.raises(ValueError, match="token is required"):
         create_app("spec.yaml", token="")
+
+
+def test_concurrent_leads_are_assigned_once_and_logged_before_the_answer(spec):
+    from concurrent.futures import ThreadPoolExecutor
+
+    hot = [{"event_type": "demo_request", "occurred_at": "2026-10-31T11:00:00"},
+           {"event_type": "pricing_page_visit", "occurred_at": "2026-10-31T10:00:00"}]
+    bodies = [_lead_body({"lead_id": f"C{i}", "email": f"p{i}@acme.com", "title": "VP Sales", "employees": 5000},
+                         hot if i % 3 else []) for i in range(24)]
+    log = spec.parent / "routing" / "audit.jsonl"
+
+    def send(client, body):
+        answer = client.post("/v1/leads/score-and-route", headers=AUTH, json=body)
+        assert answer.status_code == 200, answer.text
+        route = answer.json()["route"]
+        assert route["idempotency_key"].encode() in log.read_bytes()  # on disk before the answer
+        return body["lead"]["lead_id"], route
+
+    with TestClient(create_app(spec, token=TOKEN)) as client, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda b: send(client, b), bodies * 2))  # every lead twice, concurrently
+    first: dict[str, dict] = {}
+    for lead_id, route in answers:
+        seen = first.setdefault(lead_id, route)
+        assert {k: v for k, v in route.items() if k != "replay"} == {k: v for k, v in seen.items() if k != "replay"}
+    assert sum(not route["replay"] for _, route in answers) == len(bodies)  # each lead routed once
+    logged = [json.loads(line) for line in log.read_text().splitlines() if '"lead_id"' in line]
+    assert sorted(d["lead_id"] for d in logged) == sorted(first)
+    targets = [r["target"] for r in first.values() if r["rule"] == "hot"]
+    assert len(targets) == 16 and set(Counter(targets).values()) == {8}  # round-robin over R2, R3
+    with TestClient(create_app(spec, token=TOKEN)) as client:  # a restart reads the log: replays only
+        again = [send(client, b) for b in bodies]
+    assert all(route["replay"] and route["target"] == first[lead_id]["target"] for lead_id, route in again)
+
+
+def test_answer_bytes_are_what_json_response_sends(client):
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.responses import JSONResponse
+
+    from tierwise.api.app import json_body
+
+    body = _lead_body({"lead_id": "J1", "email": "zoë@acme.com", "company": "Acmé", "title": "VP Sales"},
+                      [{"event_type": "demo_request", "occurred_at": "2026-10-31T11:00:00+02:00"}])
+    service = client.app.state.service
+    result = service.score_and_route(body["lead"], [], as_of=date(2026, 11, 1), now=datetime(2026, 11, 1, 9))
+    assert json_body(result) == JSONResponse(jsonable_encoder(result)).body
+    answer = client.post("/v1/leads/score-and-route", headers=AUTH, json=body)
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.content == JSONResponse(answer.json()).body

@@ -548,3 +548,85 @@ def test_a_name_just_below_min_score_is_unmatched_not_an_error():
     out = LeadAccountMatcher().fit(accounts).match(leads).iloc[0]
     assert (out["status"], out["account_id"]) == ("unmatched", None)
     assert "no account name scoring >= 85" in out["reason"]
+
+
+# --------------------------------------------------------------------------- one lead at a time (the API)
+
+
+def _workspace_frames(tmp_path, seed: int = 3):
+    """A generated workspace's accounts and leads (with its messy values), plus accounts that tie and leads
+    built to reach every path: typo'd and reordered names, websites, subdomains, ambiguous and tie-broken
+    domains and names, malformed and personal emails, text that is not text."""
+    from tierwise.demo.generate import generate_workspace
+
+    generate_workspace(tmp_path, accounts=3000, leads=3000, seed=seed, fmt="csv", mess=True,
+                       events_per_account=1, events_per_lead=0.5)
+    accounts = pd.read_csv(tmp_path / "data" / "accounts.csv", dtype=str).dropna(subset=["account_id"])
+    accounts = accounts.drop_duplicates("account_id").reset_index(drop=True)
+    accounts["employees"] = pd.to_numeric(accounts["employees"], errors="coerce")
+    leads = pd.read_csv(tmp_path / "data" / "leads.csv", dtype=str)
+    rng = random.Random(seed)
+    picked = accounts.sample(300, random_state=seed).astype(object)
+    picked = picked.where(picked.notna(), None).to_dict("records")
+    # copies sharing a domain and a name: without owner and of the same size (ambiguous), or told apart
+    twins = []
+    for k, a in enumerate(picked[:60]):
+        kind = k % 3
+        twins.append({**a, "account_id": f"ZZ{k:04d}", "owner_id": None if kind == 0 else f"R{k}",
+                      "employees": a["employees"] if kind < 2 else (a["employees"] or 0) + 7})
+        if kind == 0:
+            twins.append({**a, "account_id": f"ZY{k:04d}", "owner_id": None})
+            picked[k]["owner_id"] = None
+    first = {a["account_id"]: a for a in picked[:60:3]}
+    accounts.loc[accounts["account_id"].isin(first), "owner_id"] = None
+    accounts = pd.concat([accounts, pd.DataFrame(twins)], ignore_index=True)
+
+    def typo(text: str) -> str:
+        i = rng.randrange(1, max(2, len(text) - 1))
+        return text[:i] + rng.choice(["", "x", text[i:i + 1]]) + text[i + 1:]
+
+    extra = []
+    for a in picked:
+        name, domain, website = a["name"] or "", a["domain"] or "", a["website"] or ""
+        extra += [
+            {"company": typo(name)}, {"company": " ".join(reversed(name.split())).upper() + " inc."},
+            {"email": f"jo@mail.{domain}", "company": name}, {"website": f" HTTPS://WWW.{domain.upper()}/x?y=1 "},
+            {"website": website, "email": rng.choice(["jo@gmail.com", "al@yahoo.co.uk", "x@gmx.de", "bad@"])},
+            {"email": rng.choice(["no-at", "a@b@c.com", "sp ace@acme.com", "@acme.com", "x@localhost", "  "]),
+             "company": rng.choice([name, None, "   ", "!!!", typo(typo(name))])},
+        ]
+    odd = [{"company": 12345}, {"email": b"x@acme.com"}, {"website": 3.5}, {"company": float("nan")},
+           {"email": "Zoë@Société.fr", "company": "Société Générale S.A."}, {"company": "The Müller & Söhne GmbH"}]
+    extra = [{"lead_id": f"X{i:05d}", **lead} for i, lead in enumerate(extra + odd)]
+    leads = pd.concat([leads.astype(object), pd.DataFrame(extra, dtype=object)], ignore_index=True)
+    return accounts, leads.astype(object).where(leads.notna(), None)
+
+
+def test_match_records_gives_what_match_gives_on_a_frame(tmp_path):
+    accounts, leads = _workspace_frames(tmp_path)
+    matcher = LeadAccountMatcher().fit(accounts)
+    expected = matcher.match(leads).to_dict("records")
+    records = leads.to_dict("records")
+    got = [row for lead in records for row in matcher.match_records([lead])]  # one per call, as the API does
+    assert got == expected
+    assert matcher.match_records(records[:50]) == expected[:50]
+    # every path was taken
+    statuses = {(r["status"], r["method"]) for r in got}
+    assert {("matched", "email_domain"), ("matched", "website"), ("matched", "company_name"),
+            ("ambiguous", "email_domain"), ("ambiguous", "company_name"), ("unmatched", None)} <= statuses
+    reasons = " | ".join(r["reason"] for r in got)
+    for text in ("malformed email", "personal email domain", "is not a domain", "are both under", "chose ",
+                 "cannot choose", "within 3 points", "no account with website", "no company name",
+                 "has no letters or digits", "no account name scoring"):
+        assert text in reasons, text
+    assert all(type(r["confidence"]) is float and type(r["candidates"]) is int for r in got)
+
+
+def test_match_records_checks_its_input():
+    with pytest.raises(DataError, match="not fitted"):
+        LeadAccountMatcher().match_records([{"lead_id": "L1"}])
+    matcher = LeadAccountMatcher().fit(_accounts())
+    with pytest.raises(DataError, match="lead #2 to match has no lead_id"):
+        matcher.match_records([{"lead_id": "L1"}, {"email": "x@acme.com"}])
+    assert matcher.match_records([]) == []
+    assert matcher.match_records([{"lead_id": "L1"}])[0]["reason"] == "no email domain, website or company name"

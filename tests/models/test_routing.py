@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -305,3 +306,85 @@ def test_big_frame_batch_is_logged_framed_and_replayed_like_a_small_one(tmp_path
     reloaded = AuditLog(tmp_path / "audit.jsonl")
     again = Router(routes, reps(SEVEN, R2={"active": False}), state=reloaded.state).route(frame, now, audit=reloaded)
     assert again == [d._replace(replay=True) for d in out]
+
+
+# --------------------------------------------------------------------------- one lead at a time (the API)
+
+
+def _random_router(rng):
+    """Reps that may be inactive, away or near their cap; rules of every kind, with and without fallbacks."""
+    import random
+
+    assert isinstance(rng, random.Random)
+    team = {f"R{i}": Rep(f"R{i}", active=rng.random() > 0.15, out_of_office=rng.random() < 0.15,
+                         cap=rng.choice([None, None, 2, 4, 8]), assigned=rng.randrange(3)) for i in range(1, 9)}
+    pools = {name: [rng.choice([*team, "R404"]) for _ in range(rng.randrange(1, 5))] for name in ("p", "q")}
+    routes = []
+    for i in range(rng.randrange(1, 6)):
+        kind = rng.choice(["owner", "queue", "account_owner", "pool", "pool"])
+        pool = rng.choice(list(pools)) if kind == "pool" else None
+        k, j = rng.randrange(2, 5), rng.randrange(2)
+        routes.append(Route(
+            f"r{i}", lambda lead, k=k, j=j: lead.get("x", 0) % k == j, kind,
+            target={"owner": rng.choice([*team, "R404"]), "queue": f"q{i}", "pool": pool}.get(kind),
+            pool=pools[pool] if pool else None, sla_minutes=rng.choice([None, 0, 30, 240]),
+            fallback=rng.choice([None, "triage"]), condition=f"x % {k} = {j}" if rng.random() < 0.8 else None,
+            reads=("x",)))
+    kind = rng.choice(["queue", "account_owner", "pool", "owner"])
+    pool = "p" if kind == "pool" else None
+    routes.append(Route("default", None, kind, target={"queue": "nurture", "owner": "R1", "pool": pool}.get(kind),
+                        pool=pools[pool] if pool else None, sla_minutes=rng.choice([None, 60]),
+                        fallback=None if kind == "queue" else "catch_all"))
+    return routes, team, {"cursor": {"p": rng.choice(pools["p"])}, "assigned": {"R3": rng.randrange(4)}}
+
+
+def _random_lead(rng, i):
+    lead = {"lead_id": rng.choice([f"L{i}", i, float(i)]), "x": rng.randrange(12)}
+    if rng.random() < 0.9:
+        lead["account_owner_id"] = rng.choice(["R1", "R2", "R5", "R8", "R404", None, float("nan"), 7])
+    if rng.random() < 0.9:
+        lead["created_at"] = rng.choice([CREATED, None, "2026-03-01T08:00:00+00:00", datetime(2026, 3, 1).date()])
+    return lead
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_route_one_gives_what_a_one_lead_batch_gives(seed, tmp_path, caplog):
+    import copy
+    import random
+
+    import tierwise.store.audit as audit
+
+    rng = random.Random(seed)
+    routes, team, state = _random_router(rng)
+    one, batch = Router(routes, team, state=state), Router(routes, team, state=state)
+    logs = AuditLog(tmp_path / "one.jsonl"), AuditLog(tmp_path / "batch.jsonl")
+    sent = [_random_lead(rng, i) for i in range(30)]
+    sent += [copy.deepcopy(rng.choice(sent)) for _ in range(10)]  # sent again: replays
+    for lead in sent:
+        now = NOW + timedelta(minutes=rng.randrange(100))
+        caplog.clear()
+        got = one.route_one(lead, now, audit=logs[0])
+        warned = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        expected = batch.route([lead], now, audit=logs[1])[0]
+        assert got == expected, lead
+        assert one.state_ == batch.state_ and warned == [r.getMessage() for r in caplog.records]
+    assert len(logs[0]) == len(logs[1]) < len(sent)
+    written = [(tmp_path / name).read_bytes() for name in ("one.jsonl", "batch.jsonl")]
+    drop_time = [re.sub(rb'"written_at":"[^"]*"', b"", text) for text in written]
+    assert drop_time[0] == drop_time[1]
+    assert audit._COMMIT in written[0]
+    # without a log: the same decisions and state
+    bare = Router(routes, team, state=state), Router(routes, team, state=state)
+    for lead in sent[:30]:
+        assert bare[0].route_one(lead, NOW) == bare[1].route([lead], NOW)[0]
+    assert bare[0].state_ == bare[1].state_
+
+
+def test_route_one_checks_the_lead():
+    router = Router([Route("default", None, "queue", target="nurture")], {})
+    with pytest.raises(DataError, match="has no lead_id"):
+        router.route_one({"email": "x@y.com"}, NOW)
+    with pytest.raises(DataError, match="could not be evaluated"):
+        Router([Route("a", lambda lead: lead["missing"] > 1, "queue", target="q"),
+                Route("default", None, "queue", target="nurture")], {}).route_one({"lead_id": "L1"}, NOW)

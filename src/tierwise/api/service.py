@@ -30,7 +30,6 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from tierwise.api.schemas import arrow_schema, to_arrow
 from tierwise.compile.rowwise import LeadScorer, compile_predicate, typed_record
@@ -43,12 +42,12 @@ from tierwise.jobs.lead_scores import contact_scores, lead_scores
 from tierwise.jobs.leads import account_frame, reps_from_workspace, routes_from_spec, routing_record
 from tierwise.jobs.workspace import load_workspace, resolve_as_of
 from tierwise.models.matching import LeadAccountMatcher
-from tierwise.models.routing import Router
+from tierwise.models.routing import Decision, Router, _as_replay
 from tierwise.progress import NULL_PROGRESS, Progress
 from tierwise.spec import expr as E
 from tierwise.spec.loader import SpecFile, format_loc, load_spec
 from tierwise.spec.model import SourceSpec
-from tierwise.store.audit import AuditLog
+from tierwise.store.audit import AuditLog, GroupCommit
 
 EVENT_COLUMNS = {"activities": ("account_id", "contact_id", "event_type", "occurred_at")}
 HISTORY_ROWS = 20
@@ -72,6 +71,8 @@ class ScoringService:
         self.engine = connect(engine_url or s.engine)
         self.as_of = resolve_as_of(self.spec_file, as_of)
         self._lock = threading.Lock()  # one connection: requests take turns on it
+        self._route_lock = threading.Lock()  # one router and one audit log: leads take turns on them
+        self._group: GroupCommit | None = None  # the API's group commit, made on its event loop
         self._prepared: dict[tuple[str, date], PreparedQuery] = {}
         learned = s.uses_propensity or s.lookalike.weight > 0
         tables = ("accounts", "activities", "contacts", "leads", "lead_activities", "reps", "opportunities") + (
@@ -169,7 +170,43 @@ class ScoringService:
 
     def score_and_route(self, lead: dict[str, Any], events: list[dict[str, Any]], *, as_of: date | None = None,
                         now: datetime | None = None) -> dict[str, Any]:
-        """Score the lead, match it to an account, route it (logged; a repeat is a replay)."""
+        """Score the lead, match it to an account, route it (logged; a repeat is a replay).
+
+        The decision is written to the audit log and synced before this returns. The API's
+        event loop uses :meth:`score_and_route_async`, which shares the write among concurrent
+        requests; do not mix the two on one service while requests are under way.
+        """
+        return self._score_and_route(lead, events, as_of, now, self.audit)[0]
+
+    async def score_and_route_async(self, lead: dict[str, Any], events: list[dict[str, Any]], *,
+                                    as_of: date | None = None, now: datetime | None = None) -> dict[str, Any]:
+        """:meth:`score_and_route` on an asyncio loop, with group commit.
+
+        The work is done at once (on the loop: it is a millisecond of CPU); the decision is
+        staged in a :class:`~tierwise.store.audit.GroupCommit` that writes it, with the
+        decisions of the requests that came meanwhile, in one batch and one ``fsync`` in a
+        worker thread. This returns once the decision (or, for a replay, the decision it
+        repeats) is on disk.
+        """
+        if self.audit is not None and (self._group is None or self._group.log is not self.audit):
+            self._group = GroupCommit(self.audit)
+        result, key = self._score_and_route(lead, events, as_of, now, self._group)
+        if key is not None:
+            stood = await self._group.durable([key])  # type: ignore[union-attr]
+            if key in stood:  # another process logged this lead first: its decision stands
+                result["route"] = _route_view(_as_replay(stood[key]))
+        return result
+
+    async def drain(self) -> None:
+        """Write the decisions still staged and stop the group commit's writer thread."""
+        if self._group is not None:
+            group, self._group = self._group, None
+            await group.aclose()
+
+    def _score_and_route(self, lead: dict[str, Any], events: list[dict[str, Any]], as_of: date | None,
+                         now: datetime | None, audit: AuditLog | GroupCommit | None
+                         ) -> tuple[dict[str, Any], str | None]:
+        """The answer, and the idempotency key of its decision (None when not routed)."""
         scored = self.score_lead(lead, events, as_of=as_of)
         result: dict[str, Any] = {"lead_id": scored["lead_id"], "score": None, "match": None, "route": None,
                                   "warnings": []}
@@ -183,24 +220,21 @@ class ScoringService:
                 result["warnings"].append(f"malformed email {scored.get('email')!r}: not used for matching")
         if self.router is None:
             result["warnings"].append("the spec has no 'routing:' section: the lead is scored, not routed")
-            return result
+            return result, None
         assert self.matcher is not None
         decided_at = now or datetime.now(UTC)
         decided_at = decided_at.astimezone(UTC).replace(tzinfo=None) if decided_at.tzinfo else decided_at
-        with self._lock:  # the router's cursors and the audit log move one lead at a time
-            m = self.matcher.match(pd.DataFrame([{k: scored.get(k) for k in ("lead_id", "email", "website",
-                                                                               "company")}])).iloc[0]
-            match = {"account_id": _none(m["account_id"]), "status": m["status"], "method": _none(m["method"]),
-                     "confidence": _none(m["confidence"]), "reason": _none(m["reason"])}
+        with self._route_lock:  # the router's cursors and the audit log move one lead at a time
+            # one lead: matched without pandas, as LeadAccountMatcher.match would match it in a frame
+            m = self.matcher.match_records([{k: scored.get(k) for k in ("lead_id", "email", "website",
+                                                                         "company")}])[0]
+            match = {k: m[k] for k in ("account_id", "status", "method", "confidence", "reason")}
             routed = routing_record(scored, match, self.account_records.get(match["account_id"]))
             routed.update({f"_rule_{i}": rule(routed, {}) for i, rule in enumerate(self.rules)})
-            decision = self.router.route([routed], now=decided_at, audit=self.audit)[0]
+            decision = self.router.route_one(routed, now=decided_at, audit=audit)  # as route([routed])[0]
         result["match"] = match
-        result["route"] = {"rule": decision.rule, "why": decision.why, "target_kind": decision.target_kind,
-                           "target": decision.target, "sla_due": decision.sla_due, "decided_at": decision.decided_at,
-                           "idempotency_key": decision.idempotency_key, "fallback_used": decision.fallback_used,
-                           "replay": decision.replay}
-        return result
+        result["route"] = _route_view(decision)
+        return result, decision.idempotency_key
 
     def score_account(self, account: dict[str, Any], events: list[dict[str, Any]], *, as_of: date | None = None
                       ) -> dict[str, Any]:
@@ -265,5 +299,8 @@ def _lead_score_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _none(value: Any) -> Any:
-    return None if value is None or (isinstance(value, float) and value != value) else value
+def _route_view(decision: Decision) -> dict[str, Any]:
+    return {"rule": decision.rule, "why": decision.why, "target_kind": decision.target_kind,
+            "target": decision.target, "sla_due": decision.sla_due, "decided_at": decision.decided_at,
+            "idempotency_key": decision.idempotency_key, "fallback_used": decision.fallback_used,
+            "replay": decision.replay}

@@ -37,6 +37,7 @@ def serve(
     token_file: Annotated[Path | None, typer.Option("--token-file", help=f"File holding the bearer token (default: ${TOKEN_ENV}, else a new token printed once).")] = None,
     as_of: AsOfOpt = None,
     engine: EngineOpt = None,
+    dashboard: Annotated[bool, typer.Option("--dashboard/--no-dashboard", help="Also serve the dashboard pages at / (no token; see docs/dashboard.md).")] = True,
 ) -> None:
     """Serve the REST API: POST /v1/leads/score-and-route, POST /v1/accounts/score, GET /v1/accounts/{id},
     GET /healthz; OpenAPI at /openapi.json and /docs. Every route but /healthz needs the bearer token.
@@ -54,9 +55,11 @@ def serve(
     token, source = run(read_token, token_file)
     with progress_bar() as progress:
         service = run(ScoringService, spec, engine_url=engine, as_of=parse_date(as_of), progress=progress)
-    app = create_app(service, token=token)
+    app = create_app(service, token=token, dashboard=dashboard)
     console.print(f"tierwise API for [bold]{service.spec_file.spec.name}[/] ({service.account_count:,} accounts) "
                   f"on http://{host}:{port} — docs at /docs")
+    if dashboard:
+        console.print(f"dashboard on http://{host}:{port}/ (pages need no token: bind --host to a trusted interface)")
     if source == "generated":
         console.print(f"bearer token (generated; set ${TOKEN_ENV} or --token-file to choose one): [bold]{token}[/]")
     else:

@@ -74,7 +74,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -251,6 +252,13 @@ def _is_personal(host: str, exact: frozenset[str], wildcard: frozenset[str]) -> 
 
 def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _stripped(value: object) -> str | None:
+    """A lead's text as :func:`_text_codes` reads it: stripped, None when missing or blank."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return None if value is None or pd.isna(value) else str(value)
 
 
 def _email_problem(text: str) -> str:
@@ -470,6 +478,12 @@ class _Groups:
         listed, starts = self.rows.tolist(), self.starts.tolist()
         return [listed[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
 
+    def position(self, value: str) -> int:
+        """The position of one value among the keys, -1 when it is none of them."""
+        if self._positions is None:
+            self._positions = {k: i for i, k in enumerate(self.keys.tolist())}
+        return self._positions.get(value, -1)
+
     def find(self, values: Strings) -> np.ndarray:
         """The position of each value among the keys, -1 when it is none of them (or null)."""
         if len(values) >= _LOOKUP_IN_ARROW:
@@ -596,6 +610,7 @@ class LeadAccountMatcher:
         self._rank, self._owned, self._size = rank, table["has_owner"].to_numpy(), size
         self._ids = table["account_id"].to_numpy(dtype=object)
         self._domains = table["domain"].to_numpy(dtype=object)
+        self._names = table["name"].to_numpy(dtype=object)
         self.accounts_ = table
         self.n_accounts_ = n
 
@@ -741,6 +756,119 @@ class LeadAccountMatcher:
             "candidates": candidates,
             "reason": pd.Series(reason, dtype=object),
         }, columns=COLUMNS)
+
+    def match_records(self, leads: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """:meth:`match` for a few leads given as mappings (the API matches one per request), without pandas.
+
+        Gives what :meth:`match` gives for the same leads as a DataFrame — the same
+        account, status, method, confidence, candidates and reason — with plain
+        Python values: one dict per lead with the keys of :data:`COLUMNS`. A lead
+        lacking ``email``, ``website`` or ``company`` is matched as if that column
+        were empty.
+
+        Examples
+        --------
+        >>> accounts = pd.DataFrame({"account_id": ["A1"], "name": ["Acme Inc."], "domain": ["acme.com"]})
+        >>> out, = LeadAccountMatcher().fit(accounts).match_records([{"lead_id": "L1", "email": "jo@acme.com"}])
+        >>> out["account_id"], out["method"], out["confidence"], out["candidates"], out["reason"]
+        ('A1', 'email_domain', 100.0, 1, "email domain acme.com is account A1's domain")
+        """
+        if not hasattr(self, "accounts_"):
+            raise DataError("This LeadAccountMatcher is not fitted yet: call fit(accounts) first.")
+        out = []
+        for pos, lead in enumerate(leads):
+            if not isinstance(lead, Mapping) or "lead_id" not in lead:
+                raise DataError(f"lead #{pos + 1} to match has no lead_id; every lead needs one")
+            out.append(self._match_one(lead))
+        return out
+
+    def _match_one(self, lead: Mapping[str, Any]) -> dict[str, Any]:
+        """One lead, step by step as :meth:`match` does it for a whole column (the tests hold the two equal)."""
+        found: tuple | None = None  # (account, method, confidence, status, candidates, reason)
+        notes: list[str] = []
+        email = _stripped(lead.get("email"))
+        if email is not None:
+            lowered = email.lower()
+            found = self._domain_one("email domain", lowered, _email_domain(lowered), notes)
+        website = _stripped(lead.get("website"))
+        if found is None and website is not None:
+            found = self._domain_one("website", website, website, notes)
+        company = _stripped(lead.get("company"))
+        if found is None:
+            if company is None:
+                reason = "no company name" if notes else "no email domain, website or company name"
+            else:
+                key = normalise_company(company)
+                found = self._name_one(company, key)
+                if found is None:
+                    text = (f"company '{_shorten(company)}' has no letters or digits to compare" if key is None
+                            else f"no account name scoring >= {self.min_score:g} for company '{_shorten(company)}'")
+                    reason = text if notes else "no email domain or website; " + text
+        if found is None:
+            found = (None, None, 0.0, "unmatched", 0, reason)
+        account, method, confidence, status, candidates, reason = found
+        if notes:  # the notes go first: "<email note>; <website note>; <reason>"
+            reason = "; ".join([*notes, reason])
+        return {"lead_id": lead["lead_id"], "account_id": account, "method": method, "confidence": confidence,
+                "status": status, "candidates": candidates, "reason": reason}
+
+    def _domain_one(self, source: str, raw: str, parsed: str | None, notes: list[str]) -> tuple | None:
+        """:meth:`_match_domains` for one lead: the match, or None with a note added."""
+        host = normalise_domain(parsed) if parsed is not None else None
+        if host is None:
+            notes.append(f"malformed email '{_shorten(raw)}' ({_email_problem(raw)}): not used for matching"
+                         if source == "email domain" else f"website '{_shorten(raw)}' is not a domain: not used for "
+                                                          "matching")
+            return None
+        registrable = registrable_domain(host)
+        if _is_personal(host, self._personal_exact, self._personal_wild):
+            notes.append(f"personal {source} {host}: not used for matching")
+            return None
+        groups, group, confidence = self._domain_groups, self._domain_groups.position(host), 100.0
+        if group < 0:
+            groups, group, confidence = self._registrable_groups, self._registrable_groups.position(registrable), 90.0
+        if group < 0:
+            notes.append(f"no account with {source} {host}")
+            return None
+        size = int(groups.sizes[group])
+        method = "email_domain" if source == "email domain" else "website"
+        if size == 1:
+            first = int(groups.rows[groups.starts[group]])
+            account = self._ids[first]
+            text = (f"{source} {host} is account {account}'s domain" if confidence == 100.0 else
+                    f"{source} {host} and account {account}'s domain {self._domains[first]} are both under "
+                    f"{registrable}")
+            return account, method, confidence, "matched", 1, text
+        row, status, why = self._choose(groups.group(group))
+        text = (f"{source} {host} is the domain of {size} accounts; {why}" if confidence == 100.0 else
+                f"{source} {host} is under {registrable}, like the domains of {size} accounts; {why}")
+        return (self._ids[row] if row is not None else None), method, confidence, status, size, text
+
+    def _name_one(self, company: str, key: str | None) -> tuple | None:
+        """:meth:`_match_names` for one lead: the match, or None."""
+        if key is None or not self.name_keys_:
+            return None
+        scored = self._score_names([key]).get(0)
+        if scored is None:
+            return None
+        name_idx, scores = scored
+        score_of: dict[int, float] = {}
+        for j, sc in zip(name_idx, scores, strict=True):
+            for r in self._name_groups.group(j):
+                score_of[r] = sc
+        rows = sorted(score_of, key=self._rank.__getitem__)
+        row, status, why = self._choose(rows)
+        # rounded as numpy rounds (numpy's round is not Python's): the confidence match() gives
+        score = float(round(score_of[row] if row is not None else max(scores), 1))
+        margin = f"{self.ambiguity_margin:g}"
+        if row is None:
+            text = f"company '{_shorten(company)}' ~ {len(rows)} accounts within {margin} points " \
+                   f"(best score {score:g}); {why}"
+        else:
+            text = f"company '{_shorten(company)}' ~ '{_shorten(str(self._names[row]))}' (score {score:g})"
+            if len(rows) > 1:
+                text += f"; {len(rows)} accounts within {margin} points of the best; {why}"
+        return (self._ids[row] if row is not None else None), "company_name", score, status, len(rows), text
 
     def _match_domains(self, source: str, codes: np.ndarray, raw: Strings, parsed: Strings, out: tuple,
                        notes: np.ndarray) -> None:

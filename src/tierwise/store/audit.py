@@ -1,13 +1,26 @@
 """The routing audit log: an append-only JSON-lines file of routing decisions.
 
 Each :meth:`AuditLog.record` call appends one *batch*: one JSON object per new
-decision, then a commit line ``{"_commit": n, "written_at": ..., "state": ...}``
-(``state`` is the router state after the batch, so cursors and counts are saved
-together with the decisions they produced), appended (a big batch in pieces,
-the commit line last) and then ``fsync``-ed. A batch without its commit line,
-such as the tail a crash left behind, is ignored with a warning when the log
-is read and cut off before the next batch is appended: a batch is in the log
-entirely or not at all.
+decision, then a commit line holding the router state after the batch (so
+cursors and counts are saved together with the decisions they produced),
+appended (a big batch in pieces, the commit line last) and then ``fsync``-ed.
+A batch without its commit line, such as the tail a crash left behind, is
+ignored with a warning when the log is read and cut off before the next batch
+is appended: a batch is in the log entirely or not at all.
+
+Commit lines come in two versions. Version 1, ``{"_commit": n, "state": {...},
+"written_at": ...}``, carries the full state; version 2, ``{"_commit": n,
+"state_patch": {...}, "v": 2, "written_at": ...}``, only what changed (a JSON
+merge patch, RFC 7386, on the state before it: a routed lead moves one count
+and one cursor, not the 2 KB of a 200-rep state). A writer saves the full
+state on its first commit and every ``_FULL_EVERY`` commits, so a reader takes
+the last full state and applies the few patches after it. Logs of version 1
+read as before; a version-2 log needs this version of tierwise to read its
+state.
+
+:class:`GroupCommit` lets a server on an asyncio loop stage the decisions of
+concurrent requests and write them as one batch with one ``fsync`` (group
+commit), answering each request only once its decision is on disk.
 
 Big batches are encoded a column at a time (Arrow string kernels, each distinct
 rule, reason and target escaped once) into exactly the bytes the line-by-line
@@ -38,6 +51,7 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import operator
@@ -46,7 +60,8 @@ import queue
 import threading
 import warnings
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from itertools import repeat
 from json.encoder import encode_basestring
@@ -60,7 +75,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from tierwise.errors import DataError
-from tierwise.models.routing import Decision, _make_decisions, pause_gc
+from tierwise.models.routing import Decision, _as_replay, _make_decisions, pause_gc
 
 try:  # POSIX advisory lock; elsewhere a single writer is assumed
     import fcntl
@@ -111,6 +126,8 @@ class AuditLog:
         self._size = 0  # bytes of the file known to hold committed batches
         self._n = 0
         self._warned_at = -1  # file size when an unfinished tail was last reported
+        self._chain = 0  # commits with a state patch since the last one with the full state
+        self._wrote_full = False  # this reader has written a full state (its first commit does)
         if self.path.exists():
             with open(self.path, "rb") as f, pause_gc():
                 self._read_new(f, os.fstat(f.fileno()).st_size)
@@ -219,11 +236,34 @@ class AuditLog:
         self._starts.append(start)
         self._add_keys(table.column("idempotency_key"), start)
         self._n += table.num_rows
-        last = buf.rfind(b"\n" + _COMMIT, 0, end) + 1
-        try:
-            self.state = json.loads(buf[last:end]).get("state")
-        except ValueError:  # pragma: no cover - committed region ends with a commit line
-            pass
+        self._fold_state(buf, end)
+
+    def _fold_state(self, buf: bytes, end: int) -> None:
+        """Take the router state of the commit lines of ``buf[:end]``: the last full state (or the one known
+        already), then the state patches written after it, in order."""
+        patches: list[dict[str, Any]] = []
+        stop = end
+        while stop > 0:
+            start = buf.rfind(b"\n" + _COMMIT, 0, stop - 1) + 1
+            if start == 0 and not buf.startswith(_COMMIT):
+                break
+            try:
+                commit = json.loads(buf[start:buf.index(b"\n", start)])
+            except ValueError:  # pragma: no cover - a commit line is written whole or not at all
+                commit = {}
+            version = commit.get("v", 1)
+            if version not in (1, 2):
+                raise DataError(f"audit log {self.path}: a commit line has format version {version!r}; this "
+                                f"version of tierwise reads versions 1 and 2: upgrade tierwise to read this log")
+            if "state" in commit:
+                self.state, self._chain = commit["state"], 0
+                break
+            if "state_patch" in commit:
+                patches.append(commit["state_patch"])
+            stop = start
+        for patch in reversed(patches):
+            self.state = _apply_patch(self.state, patch)
+        self._chain += len(patches)
 
     def _positions(self, keys: Sequence[str]) -> np.ndarray:
         """Log position of the decision for each key, -1 for keys not logged.
@@ -398,12 +438,39 @@ class AuditLog:
                 skipped = len(decisions) - len(fresh)
                 if not fresh:
                     return 0, skipped
-                written = _write(f, _encode(fresh, state, columns))
+                commit = self._commit_line(len(fresh), state)
+                written = _write(f, _encode(fresh, commit[0], columns))
                 f.flush()
                 os.fsync(f.fileno())
             finally:
                 if fcntl is not None:
                     fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        self._appended(fresh, keys, written, commit)
+        return len(fresh), skipped
+
+    def _commit_line(self, n: int, state: Any) -> tuple[bytes, Any, bool]:
+        """The commit line of a batch of ``n`` decisions with the router state after it; the state the log then
+        holds (as read back from JSON); whether the line carries the full state.
+
+        The line carries a *patch* (``"v": 2``, ``"state_patch"``: an RFC 7386 merge patch from the log's
+        state to ``state``) when it can, and the full state (``"state"``, as version 1 wrote every commit)
+        on this writer's first commit, every ``_FULL_EVERY`` commits, and for states a patch cannot express.
+        """
+        written_at = datetime.now(timezone.utc).isoformat()
+        patch = None
+        if self._wrote_full and self._chain < _FULL_EVERY and isinstance(state, dict) and isinstance(self.state, dict):
+            patch = _merge_patch(self.state, state)
+        if patch is None:
+            line = json.dumps({"_commit": n, "written_at": written_at, "state": state}, separators=(",", ":"),
+                              sort_keys=True, default=str)
+            return (line + "\n").encode(), json.loads(line)["state"], True
+        text = json.dumps(patch, separators=(",", ":"), sort_keys=True, default=str)
+        line = f'{{"_commit":{n},"state_patch":{text},"v":2,"written_at":"{written_at}"}}\n'
+        return line.encode(), _apply_patch(self.state, json.loads(text)), False
+
+    def _appended(self, fresh: Sequence[Decision], keys: list[str], written: int, commit: tuple[bytes, Any, bool]
+                  ) -> None:
+        """Note a batch written and synced: its decisions, its bytes and the state of its commit line."""
         start = self._n
         if self._parts and isinstance(self._parts[-1], list):
             self._parts[-1].extend(fresh)
@@ -413,9 +480,298 @@ class AuditLog:
         self._add_keys(keys, start)
         self._n += len(fresh)
         self._size += written
-        if state is not None:
-            self.state = json.loads(json.dumps(state))
-        return len(fresh), skipped
+        _, self.state, full = commit
+        self._chain = 0 if full else self._chain + 1
+        self._wrote_full |= full
+
+    def _begin_append(self, data: bytes) -> int | None:
+        """Append one encoded batch, not synced yet, if the file is as this log knows it (nobody else wrote,
+        no unfinished tail) and no other writer holds its lock: the open descriptor, still locked, for
+        :func:`os.fsync` and then :func:`_end_append`. ``None``, with nothing written or held, otherwise.
+
+        Writing is quick (the page cache); only the sync waits for the disk, which is what
+        :class:`GroupCommit` leaves to its worker thread. The lock is held until the batch is synced, as
+        :meth:`record` holds it, so another writer never reads a batch that is not on disk yet.
+        """
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.path, flags, 0o666)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, flags, 0o666)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # another process is writing: record() waits for it
+                    os.close(fd)
+                    return None
+            if os.fstat(fd).st_size != self._size:
+                _end_append(fd)
+                return None
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException:
+            _end_append(fd)
+            raise
+        return fd
+
+
+
+def _end_append(fd: int) -> None:
+    """Release and close a descriptor :meth:`AuditLog._begin_append` gave."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+class GroupCommit:
+    """Decisions made one request at a time, written to an :class:`AuditLog` in groups: one write and one
+    ``fsync`` for every decision staged while the previous group was being written.
+
+    For a server on an asyncio loop. Pass it as the ``audit`` of :meth:`Router.route
+    <tierwise.models.routing.Router.route>` (on the loop): the new decisions are *staged* — :meth:`seen_many`
+    finds them at once, so a lead sent again before they are on disk is a replay — and the first idle moment
+    of the loop appends them, with the router state after them, as one batch (the same batches and commit
+    lines :meth:`AuditLog.record` writes) and leaves the ``fsync`` to a worker thread, while the loop
+    serves the next requests. Await :meth:`durable` before answering: a decision is only ever told once it
+    is on disk.
+
+    When the file changed behind the log's back (another process appended, a crash left a tail), the group
+    goes through :meth:`AuditLog.record` instead, which reads the other batches first; a lead another process
+    logged first then resolves to that decision (see :meth:`durable`). A failed write fails the waiters of
+    its group (nothing was answered from it) and the next group is tried afresh.
+
+    Parameters
+    ----------
+    log : AuditLog
+        The log; while the group commit runs, write to it only through the group commit.
+
+    Examples
+    --------
+    >>> import asyncio, tempfile
+    >>> from datetime import datetime
+    >>> d = Decision("L1", "default", "...", "queue", "nurture", None, datetime(2026, 3, 2, 9), "k1")
+    >>> async def main(path):
+    ...     commit = GroupCommit(AuditLog(path))
+    ...     commit.record([d], state={"cursor": {}, "assigned": {}})
+    ...     staged = commit.seen_many(["k1"]) == [d]       # found before it is on disk
+    ...     await commit.durable(["k1"])                   # answer the request now
+    ...     await commit.aclose()
+    ...     return staged
+    >>> path = Path(tempfile.mkdtemp()) / "audit.jsonl"
+    >>> asyncio.run(main(path)), AuditLog(path).seen("k1") == d
+    (True, True)
+    """
+
+    def __init__(self, log: AuditLog):
+        self.log = log
+        self._staged: dict[str, tuple[Decision, asyncio.Future]] = {}  # key -> decision, its group's future
+        self._open: list[Decision] = []  # staged, not written yet
+        self._open_future: asyncio.Future | None = None
+        self._state: Any = None  # the router state after the last staged decision (the router's own dict)
+        self._writing: asyncio.Future | None = None  # the sync of the group written last
+        self._kicked = False
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="audit-log-commit")
+
+    def __len__(self) -> int:
+        return len(self.log) + len(self._staged)
+
+    def seen(self, idempotency_key: str) -> Decision | None:
+        """The decision logged or staged under a key, or ``None``."""
+        staged = self._staged.get(idempotency_key)
+        return staged[0] if staged is not None else self.log.seen(idempotency_key)
+
+    def seen_many(self, keys: Sequence[str], *, replay: bool = False) -> list[Decision | None]:
+        """:meth:`AuditLog.seen_many`, staged decisions included."""
+        out = self.log.seen_many(keys, replay=replay)
+        if self._staged:
+            staged = self._staged
+            for slot, key in enumerate(keys):
+                if out[slot] is None and key in staged:
+                    out[slot] = _as_replay(staged[key][0]) if replay else staged[key][0]
+        return out
+
+    def record(self, decisions: Sequence[Decision], *, state: dict[str, Any] | None = None,
+               _columns: Mapping[str, Any] | None = None) -> tuple[int, int]:
+        """Stage the decisions not logged or staged yet (as :meth:`AuditLog.record` skips them); ``state`` is
+        saved with the group that writes them. Returns (staged, skipped_duplicates)."""
+        index, staged = self.log._index, self._staged
+        future = self._open_future
+        fresh = 0
+        for d in decisions:
+            key = d.idempotency_key
+            if d.replay or key in index or key in staged:
+                continue
+            if future is None:
+                future = self._open_future = asyncio.get_running_loop().create_future()
+                future.add_done_callback(_retrieve)
+            staged[key] = (d, future)
+            self._open.append(d)
+            fresh += 1
+        if fresh:
+            self._state = state
+            if self._writing is None and not self._kicked:  # the loop's next turn seals the group
+                self._kicked = True
+                asyncio.get_running_loop().call_soon(self._kick)
+        return fresh, len(decisions) - fresh
+
+    def durable(self, keys: Sequence[str]) -> Awaitable[dict[str, Decision]]:
+        """Wait until the staged decisions among ``keys`` are on disk.
+
+        The result names the keys another process logged first, with its decision (which stands: answer it
+        as a replay); usually it is empty. Raises what writing the group raised. Cancelling the wait does
+        not cancel the write.
+        """
+        futures = {id(f): f for f in (self._staged[k][1] for k in keys if k in self._staged)}
+        if not futures:
+            return _nothing()
+        if len(futures) == 1:
+            return asyncio.shield(next(iter(futures.values())))
+        return _merged(list(futures.values()))
+
+    async def flush(self) -> None:
+        """Wait until every decision staged so far is on disk (errors are the waiters' to see)."""
+        while self._writing is not None or self._open:
+            if self._writing is None:
+                self._kick()
+            if self._writing is not None:
+                await asyncio.wait([self._writing])
+                await asyncio.sleep(0)  # let the write's callback run
+
+    async def aclose(self) -> None:
+        """Write what is staged, then stop the writer thread."""
+        await self.flush()
+        self._pool.shutdown(wait=True)
+
+    # -- the writer ---------------------------------------------------------------------------
+    def _kick(self) -> None:
+        """Seal the open group, append it and leave its ``fsync`` to the worker thread (unless one is under way)."""
+        self._kicked = False
+        if self._writing is not None or not self._open:
+            return
+        group, future = self._open, self._open_future
+        self._open, self._open_future = [], None
+        keys = [d.idempotency_key for d in group]
+        try:
+            commit = self.log._commit_line(len(group), self._state)
+            data = b"".join(_encode(group, commit[0]))
+            fd = self.log._begin_append(data)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiters
+            self._done(keys, future, exc)
+            return
+        if fd is None:
+            self._written(None, None, group, keys, future, len(data), commit)
+            return
+        # the worker thread only waits for the disk: the less it runs Python, the less it takes the GIL
+        self._writing = asyncio.get_running_loop().run_in_executor(self._pool, os.fsync, fd)
+        self._writing.add_done_callback(lambda w: self._written(w, fd, group, keys, future, len(data), commit))
+
+    def _written(self, syncing: asyncio.Future | None, fd: int | None, group: list[Decision], keys: list[str],
+                 future: asyncio.Future, size: int, commit: tuple[bytes, Any, bool]) -> None:
+        self._writing = None
+        try:
+            if fd is not None:
+                try:
+                    syncing.result()  # type: ignore[union-attr]
+                finally:
+                    _end_append(fd)
+                self.log._appended(group, keys, size, commit)
+                outcome: dict[str, Decision] | BaseException = {}
+            else:  # the file changed behind our back, or another writer has it: the careful way
+                self.log.record(group, state=commit[1])
+                outcome = {}
+                for d in group:
+                    logged = self.log.seen(d.idempotency_key)
+                    if logged != d:
+                        outcome[d.idempotency_key] = logged  # type: ignore[assignment]
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiters
+            outcome = exc
+        self._done(keys, future, outcome)
+        if self._open:
+            self._kick()
+
+    def _done(self, keys: list[str], future: asyncio.Future | None,
+              outcome: dict[str, Decision] | BaseException) -> None:
+        for key in keys:
+            self._staged.pop(key, None)
+        if future is None or future.done():
+            return
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    """Mark a group's error as seen: its waiters may all have gone (they were told by their own futures)."""
+    if not future.cancelled():
+        future.exception()
+
+
+async def _nothing() -> dict[str, Decision]:
+    return {}
+
+
+async def _merged(futures: list[asyncio.Future]) -> dict[str, Decision]:
+    out: dict[str, Decision] = {}
+    for future in futures:
+        out.update(await asyncio.shield(future))
+    return out
+
+
+# -- the router state: full, or as a merge patch --------------------------------------------------------
+
+_MISSING = object()
+
+
+def _merge_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON merge patch (RFC 7386) that turns ``old`` into ``new``; ``None`` when a patch cannot say it
+    (a value is null, which a patch reads as "remove", or a key is not text).
+
+    >>> _merge_patch({"cursor": {"p": "R1"}, "assigned": {"R1": 3, "R2": 1}},
+    ...              {"cursor": {"p": "R2"}, "assigned": {"R1": 3, "R2": 2}})
+    {'cursor': {'p': 'R2'}, 'assigned': {'R2': 2}}
+    """
+    patch: dict[str, Any] = {}
+    for key, value in new.items():
+        if type(key) is not str:
+            return None
+        before = old.get(key, _MISSING)
+        if type(value) is dict:
+            sub = _merge_patch(before if type(before) is dict else {}, value)
+            if sub is None:
+                return None
+            if sub or type(before) is not dict:
+                patch[key] = sub
+        elif value is None:
+            return None
+        elif type(before) is not type(value) or before != value:
+            patch[key] = value
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    return patch
+
+
+def _apply_patch(target: Any, patch: dict[str, Any]) -> dict[str, Any]:
+    """``target`` with a merge patch applied (a new dict; ``target`` is left as it was).
+
+    >>> _apply_patch({"cursor": {"p": "R1"}, "assigned": {"R1": 3}}, {"assigned": {"R2": 1}, "cursor": None})
+    {'assigned': {'R1': 3, 'R2': 1}}
+    """
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict):
+            out[key] = _apply_patch(out.get(key), value)
+        else:
+            out[key] = value
+    return out
 
 
 # -- encoding ---------------------------------------------------------------------------------------
@@ -439,6 +795,9 @@ def _committed_end(buf: bytes) -> int:
 _CHUNK = 1 << 14
 #: Batches smaller than this are encoded line by line: same bytes, no per-column set-up cost.
 _SMALL = 256
+#: A writer saves the full router state at least every this many commits (state patches in between), so a
+#: reader applies at most this many patches per writer to the last full state.
+_FULL_EVERY = 1000
 _KEY = operator.itemgetter(7)
 #: Lookups of at least this many keys against a log at least this long may use an Arrow hash join.
 _BIG = 4096
@@ -492,8 +851,8 @@ def _write(f: Any, pieces: Iterator[Any]) -> int:
     return written[0]
 
 
-def _encode(decisions: Sequence[Decision], state: dict[str, Any] | None,
-            columns: Mapping[str, Any] | None = None) -> Iterator[Any]:
+def _encode(decisions: Sequence[Decision], commit: bytes, columns: Mapping[str, Any] | None = None
+            ) -> Iterator[Any]:
     """One batch as pieces of bytes to write in order: the decision lines, then the commit line.
 
     Big batches are encoded a column at a time with Arrow, piece by piece (the
@@ -505,14 +864,11 @@ def _encode(decisions: Sequence[Decision], state: dict[str, Any] | None,
             pieces = _encode_columns(decisions, columns)
         except (_Unusual, pa.ArrowException, TypeError, ValueError, UnicodeError, AttributeError, OverflowError):
             pieces = None  # the line encoder writes them, or raises what it always raised
-    lines = _encode_lines(decisions) if pieces is None else b""
-    commit = json.dumps({"_commit": len(decisions), "written_at": datetime.now(timezone.utc).isoformat(),
-                         "state": state}, separators=(",", ":"), sort_keys=True, default=str)
     if pieces is None:
-        yield lines + (commit + "\n").encode()  # one write, as small batches always were
+        yield _encode_lines(decisions) + commit  # one write, as small batches always were
         return
     yield from pieces
-    yield (commit + "\n").encode()
+    yield commit
 
 
 def _encode_lines(decisions: Sequence[Decision]) -> bytes:
