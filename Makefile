@@ -28,16 +28,19 @@ demo: $(STAMP)
 test: $(TEST_STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2
 
-## A quick local run that skips slow tests.
+## A quick local run that skips slow tests and the browser tests.
 test-quick: $(TEST_STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not browser"
 
 ## Benchmarks (see BENCHMARKS.md); ACCOUNTS and EVENTS scale the workload.
 bench: $(TEST_STAMP)
 	$(PY) bench/bench_score.py
 	$(PY) bench/bench_icp.py
 	$(PY) bench/bench_leads.py
+	$(PY) bench/bench_rfm.py
 	$(PY) bench/bench_api.py
+	$(PY) bench/bench_reports.py
+	$(PY) bench/bench_territories.py --sizes 100000x100 1000000x1000
 
 ## Regenerate the spec reference from the JSON Schema.
 docs: $(STAMP)

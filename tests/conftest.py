@@ -95,3 +95,141 @@ def score_rows(make_workspace):
         return {r["account_id"]: r for r in rows}
 
     return run
+
+
+# --------------------------------------------------------------------------- a real PostgreSQL server
+
+
+def _postgres_bin() -> Path | None:
+    """The folder holding initdb and pg_ctl: $TIERWISE_PG_BIN, Debian's newest /usr/lib/postgresql/*/bin, or PATH."""
+    import glob
+    import os
+    import shutil
+
+    candidates = [os.environ["TIERWISE_PG_BIN"]] if os.environ.get("TIERWISE_PG_BIN") else []
+    versions = glob.glob("/usr/lib/postgresql/*/bin")
+    candidates += sorted(versions, key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
+                         reverse=True)
+    if shutil.which("initdb"):
+        candidates.append(str(Path(shutil.which("initdb")).parent))
+    for folder in candidates:
+        if (Path(folder) / "initdb").is_file() and (Path(folder) / "pg_ctl").is_file():
+            return Path(folder)
+    return None
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster in a temporary folder, listening on 127.0.0.1 on a free port.
+
+    initdb refuses to run as root, so as root the cluster belongs to an unprivileged account
+    ($TIERWISE_PG_OS_USER, else ``postgres``, else ``nobody``) and every server command runs
+    through ``runuser`` (or ``su``).
+    """
+
+    USER = "tierwise"
+
+    def __init__(self, bin_dir: Path):
+        import os
+        import pwd
+        import socket
+        import tempfile
+
+        self.bin_dir = bin_dir
+        self.folder = Path(tempfile.mkdtemp(prefix="tierwise-pg-"))
+        self.data = self.folder / "data"
+        self.log = self.folder / "server.log"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.os_user = None
+        if os.geteuid() == 0:
+            for name in (os.environ.get("TIERWISE_PG_OS_USER"), "postgres", "nobody"):
+                if not name:
+                    continue
+                try:
+                    entry = pwd.getpwnam(name)
+                except KeyError:
+                    continue
+                self.os_user = name
+                os.chown(self.folder, entry.pw_uid, entry.pw_gid)
+                break
+            else:
+                raise RuntimeError("running as root and no unprivileged account (postgres, nobody) to own the "
+                                   "test cluster; set TIERWISE_PG_OS_USER")
+
+    def _run(self, *args: str) -> None:
+        import shutil
+        import subprocess
+
+        cmd = [str(self.bin_dir / args[0]), *args[1:]]
+        if self.os_user:
+            if shutil.which("runuser"):
+                cmd = ["runuser", "-u", self.os_user, "--", *cmd]
+            else:
+                import shlex
+
+                cmd = ["su", self.os_user, "-s", "/bin/sh", "-c", shlex.join(cmd)]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n{log}")
+
+    def start(self) -> PostgresServer:
+        self._run("initdb", "-D", str(self.data), "-U", self.USER, "--auth=trust", "-E", "UTF8", "--locale=C",
+                  "--no-sync")
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o", options, "start")
+        return self
+
+    def stop(self) -> None:
+        import shutil
+
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.USER}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        import uuid
+
+        import psycopg
+
+        name = f"tw_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url(), autocommit=True) as con:
+            con.execute(f"CREATE DATABASE {name}")
+        return name
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as con:
+            con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (skipped only when the server binaries are not installed)."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: install the Debian package "
+                    "'postgresql' or set TIERWISE_PG_BIN")
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
+    server = PostgresServer(bin_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A connection URL to a fresh, empty database on the session's server (dropped afterwards)."""
+    name = postgres_server.create_database()
+    try:
+        yield postgres_server.url(name)
+    finally:
+        postgres_server.drop_database(name)

@@ -208,6 +208,8 @@ TABLES: dict[str, TableDef] = {
             C("capacity", "int", "Accounts the rep can own.", min_value=0),
             C("active", "bool", "Whether the rep takes new accounts and leads."),
             C("manager_id", "string", "Manager (rep_id)."),
+            C("specialisation", "list", "Industries or segments the rep takes, and only those (territories); "
+                                        "empty: any."),
         ],
     ),
 }
@@ -219,6 +221,18 @@ SCORE_FIELDS: dict[str, str] = {
     "engagement_score": "float",
     "score": "float",
     "tier": "string",
+}
+
+
+#: Fields the territory potential expression may read besides account columns and scores.
+TERRITORY_FIELDS: dict[str, str] = {
+    "segment": "string",
+    "won_amount": "float",
+    "won_deals": "int",
+    "open_pipeline": "float",
+    "segment_acv": "float",
+    "propensity_score": "float",
+    "lookalike_score": "float",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -335,3 +336,8 @@ def test_demo_command_scores_and_routes_the_leads(tmp_path: Path) -> None:
     assert {"demo_invite", "known_account", "nurture"} <= set(decisions.rule)
     assert {"pool", "account_owner", "queue"} <= set(decisions.target_kind)
     assert (out / "leads" / "leads.csv").exists() and (out / "leads" / "contacts.csv").exists()
+    # RFM a quarter earlier, then today: tasks for the customers whose segment changed
+    assert "since the run of 2026-08-02" in result.output and "RFM segments" in result.output
+    rfm_summary = json.loads((out / "rfm" / "summary.json").read_text())
+    assert rfm_summary["triggers"]["previous_as_of"] == "2026-08-02" and rfm_summary["triggers"]["tasks"] > 0
+    assert rfm_summary["rows"]["reconciles"] and (out / "rfm" / "tasks.csv").exists()

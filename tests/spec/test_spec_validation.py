@@ -54,7 +54,8 @@ def test_unknown_key_suggests_the_close_one():
 def test_unknown_top_level_key():
     assert problems(DATA + FIT + "tires: []\n") == one_problem(
         "spec.yaml:6: tires: unknown key 'tires' (did you mean 'tiers'?); allowed keys: as_of, data, engagement, "
-        "engine, export, fit, lead_scoring, lookalike, name, propensity, routing, segments, signals, tiers, version"
+        "engine, export, fit, governance, lead_scoring, lookalike, name, propensity, rfm, routing, segments, signals, "
+        "territories, tiers, version"
     )
 
 

@@ -118,18 +118,31 @@ def score(
     as_of: AsOfOpt = None,
     engine: EngineOpt = None,
     top: Annotated[int, typer.Option("--top", help="How many top accounts to show.")] = 10,
+    no_history: Annotated[bool, typer.Option(
+        "--no-history", help="Do not record this run in the history store.")] = False,
+    history: Annotated[str | None, typer.Option(
+        "--history", help="History store overriding the spec's governance.history: a .duckdb file or "
+                          "postgresql://user@host/db.")] = None,
+    run_id: Annotated[str | None, typer.Option(
+        "--run-id", help="Name the recorded run (default: <as_of>-<spec hash>-<content digest>).")] = None,
 ) -> None:
-    """Score, tier and segment every account; write scores.parquet, scores.csv and summary.json.
+    """Score, tier and segment every account; write scores.parquet, scores.csv and summary.json, and record
+    the run (scores, tiers, segments, owners, input counts) in the history store.
 
     Example: [bold]tierwise score spec.yaml --out out/ --as-of 2026-11-01[/]
     """
     from tierwise.jobs.score import score as run_score
 
     with _progress() as progress:
-        result = _run(run_score, spec, out, as_of=_parse_date(as_of), engine_url=engine, progress=progress, top_n=top)
+        result = _run(run_score, spec, out, as_of=_parse_date(as_of), engine_url=engine, progress=progress, top_n=top,
+                      record=False if no_history else None, history=history, run_id=run_id)
     _print_loads(result.tables)
     print_score_summary(result.summary, result.top)
     console.print(f"scores written to [bold]{result.files['parquet']}[/] and [bold]{result.files['csv']}[/]")
+    if result.run:
+        r = result.run
+        console.print(f"run [bold]{r['run_id']}[/] {r['status']} in {r['store']} "
+                      f"({r['accounts']:,} accounts, {r['seconds']:.1f} s)", highlight=False)
 
 
 # --------------------------------------------------------------------------- demo
@@ -142,27 +155,40 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
 ) -> None:
     """Generate a synthetic CRM workspace (accounts, contacts, deals, events, leads) and run every step on it
-    (DuckDB): validate, score, ICP discovery, lookalikes, propensity, lead scoring and lead routing.
+    (DuckDB): validate, score, ICP discovery, lookalikes, propensity, lead scoring, lead routing and RFM
+    (a run a quarter earlier, then today's, with tasks for the customers whose segment changed).
 
     Example: [bold]tierwise demo --out demo-workspace --accounts 5000[/]
     """
-    from datetime import UTC, datetime, time
+    from datetime import UTC, datetime, time, timedelta
 
+    from tierwise.cli.governance import print_pipeline, print_report
     from tierwise.cli.leads import print_lead_summary
     from tierwise.cli.learn import print_discovery, print_lookalikes, print_training
+    from tierwise.cli.rfm import print_rfm_summary
     from tierwise.demo import generate_workspace
+    from tierwise.jobs.governance import pipeline as run_pipeline
+    from tierwise.jobs.governance import report as run_report
     from tierwise.jobs.icp import discover, lookalikes
     from tierwise.jobs.lead_scores import score_leads
     from tierwise.jobs.leads import route
     from tierwise.jobs.model import score_accounts, train
+    from tierwise.jobs.rfm import history_runs, rfm
     from tierwise.jobs.score import score as run_score
     from tierwise.jobs.score import validate as run_validate
     from tierwise.spec.loader import load_spec
+    from tierwise.spec.model import RfmSpec
 
     with _progress() as progress:
         with progress.step(f"generating {accounts:,} accounts"):
             spec_path = _run(generate_workspace, out, accounts=accounts, seed=seed)
         checked = _run(run_validate, spec_path, out / "validate", progress=progress)
+        # the run history starts afresh with two runs: a quarter ago, then today (drift compares them)
+        demo_spec = _run(load_spec, spec_path)
+        for stale in (_history_file(demo_spec), Path(f"{_history_file(demo_spec)}.wal")):
+            stale.unlink(missing_ok=True)
+        _run(run_score, demo_spec, out / "scores-earlier", progress=progress,
+             as_of=demo_spec.spec.as_of - timedelta(days=91) if demo_spec.spec.as_of else None)
         result = _run(run_score, spec_path, out / "scores", progress=progress)
         icp = _run(discover, spec_path, out / "icp", progress=progress)
         similar = _run(lookalikes, spec_path, out / "icp", progress=progress)
@@ -176,6 +202,15 @@ def demo(
         spec_file.resolve(spec_file.spec.routing.audit_log).unlink(missing_ok=True)
         now = datetime.combine(spec_file.spec.as_of, time(9), tzinfo=UTC)
         routed = _run(route, spec_file, out / "routing", now=now, progress=progress)
+        # RFM a quarter ago, then today: the second run's tasks are the customers whose segment changed
+        # (earlier stored runs are cleared, so the comparison is between these two)
+        for old in history_runs(spec_file.resolve((spec_file.spec.rfm or RfmSpec()).history)).values():
+            old.unlink()
+        _run(rfm, spec_file, out / "rfm", as_of=spec_file.spec.as_of - timedelta(days=91), progress=progress)
+        customers = _run(rfm, spec_file, out / "rfm", progress=progress)
+        governed = _run(run_report, spec_file, out / "report", html=out / "report" / "report.html", progress=progress)
+        piped = _run(run_pipeline, spec_file, out / "pipeline", html=out / "pipeline" / "pipeline.html",
+                     progress=progress)
     console.rule("[bold]tierwise demo")
     console.print(f"workspace: [bold]{out}[/] (spec: {spec_path})")
     _print_loads(checked.tables)
@@ -192,10 +227,17 @@ def demo(
                   + (f"; fallbacks {', '.join(f'{k} {v:,}' for k, v in r['fallbacks'].items())}" if r["fallbacks"]
                      else "")
                   + f"; first touch overdue (SLA) {r['sla_breaches']:,}")
+    print_rfm_summary(customers.summary)
+    print_report(governed.payload, brief=True)
+    print_pipeline(piped.payload, brief=True)
+    console.print(f"reports: [bold]{out / 'report' / 'report.html'}[/], [bold]{out / 'pipeline' / 'pipeline.html'}[/] "
+                  "(JSON and CSV alongside); run history: "
+                  f"[bold]{_history_file(spec_file)}[/] (`tierwise history list {spec_path}`)")
     console.print(f"outputs: [bold]{out / 'scores'}[/] (scores, propensity, summary.json, quarantine/), "
                   f"[bold]{out / 'icp'}[/] (icp.html, icp.md, attributes.csv, suggested_fit.yaml, lookalikes.csv), "
                   f"[bold]{trained.model_dir}[/] (model, report.md), [bold]{out / 'leads'}[/] (lead and contact "
-                  f"scores), [bold]{out / 'routing'}[/] (decisions, matches, audit.jsonl); "
+                  f"scores), [bold]{out / 'routing'}[/] (decisions, matches, audit.jsonl), [bold]{out / 'rfm'}[/] "
+                  f"(rfm, tasks, summary.json); "
                   f"propensity: {propensity['files']['csv']}")
 
 
@@ -244,6 +286,13 @@ def assess(
     if html_out:
         _run(html_out.write_text, am.render_html(result, found, progress_info), encoding="utf-8")
         console.print(f"HTML report written to [bold]{html_out}[/]")
+
+
+def _history_file(spec_file: Any) -> Path:
+    """The demo's DuckDB history store (the demo always uses the embedded default)."""
+    from tierwise.store.history import resolve_history
+
+    return Path(resolve_history(spec_file.spec.governance.history, spec_file.base_dir))
 
 
 def _stdin_is_interactive() -> bool:
@@ -365,17 +414,27 @@ def print_score_summary(summary: dict[str, Any], top: list[dict[str, Any]]) -> N
 
 def _register_groups() -> None:
     from tierwise.cli.compile import compile_command
+    from tierwise.cli.dashboard import dashboard_command
     from tierwise.cli.export import export_command
+    from tierwise.cli.governance import history_app, pipeline_command, report_command
     from tierwise.cli.leads import leads_app
     from tierwise.cli.learn import icp_app, model_app
+    from tierwise.cli.rfm import rfm_command
     from tierwise.cli.serve import serve
+    from tierwise.cli.territories import territories_command
 
     app.command()(serve)
+    app.command("territories")(territories_command)
     app.command("compile")(compile_command)
     app.command("export")(export_command)
+    app.command("rfm")(rfm_command)
     app.add_typer(icp_app, name="icp")
     app.add_typer(model_app, name="model")
     app.add_typer(leads_app, name="leads")
+    app.command("report")(report_command)
+    app.command("pipeline")(pipeline_command)
+    app.add_typer(history_app, name="history")
+    app.command("dashboard")(dashboard_command)
 
 
 _register_groups()

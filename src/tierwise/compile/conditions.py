@@ -85,6 +85,32 @@ def _compile(node: E.Node, t: ir.Table, features: Mapping[FeatureKey, str]) -> i
     raise AssertionError(f"unhandled node {node!r}")
 
 
+def compile_value(node: E.Node, table: ir.Table) -> ir.Value:
+    """A value expression (arithmetic over columns, e.g. a territory potential) over ``table``; NULL stays NULL."""
+    return _compile(node, table, {})
+
+
+def value_type_problem(node: E.Node, column_types: Mapping[str, str]) -> str | None:
+    """Why an expression is not a number over columns of these logical types, or None."""
+    from ibis.common.exceptions import IbisTypeError
+
+    from tierwise.datamodel import IBIS_TYPES
+
+    for child in E.walk(node):
+        if isinstance(child, E.Call) and child.name in ("event_count", "days_since"):
+            return f"{child.name}() is not available here"
+    schema = {name: IBIS_TYPES[dtype] for name, dtype in column_types.items()}
+    try:
+        value = _compile(node, ibis.table(schema, name="accounts"), {})
+    except IbisTypeError as exc:
+        return f"types do not fit: {str(exc).splitlines()[0]}"
+    except Exception:  # Ibis signature errors: an operator applied to the wrong kind of value
+        return "types do not fit: an operator or function is applied to the wrong kind of value"
+    if not value.type().is_numeric() or value.type().is_boolean():
+        return f"must give a number, but gives a value of type {value.type()}"
+    return None
+
+
 def feature_key(node: E.Call) -> FeatureKey:
     etype = str(node.args[0].value).strip().lower()  # type: ignore[union-attr]
     days = float(node.args[1].value) if node.name == "event_count" else None  # type: ignore[union-attr]

@@ -372,6 +372,9 @@ def _spec_text(as_of: date, fmt: str, sdrs: list[str] | None = None) -> str:
     text = re.sub(r"^name: .*$", "name: demo", text, count=1, flags=re.M)
     text = re.sub(r"^(engine: .*\n)", rf"\g<1>as_of: {as_of.isoformat()}\n", text, count=1, flags=re.M)
     text = text.replace("    path: data/reps.csv\n", "    path: data/reps.csv\n  transactions:\n    path: data/transactions.csv\n")
+    # the demo's order_id is the won deal, so each yearly invoice (a renewal) counts as a purchase
+    text = re.sub(r"^  frequency: auto .*$", "  frequency: transactions    # each invoice, renewals included, is a purchase",
+                  text, count=1, flags=re.M)
     if sdrs:
         text = text.replace(STARTER_SDR_POOL, "[" + ", ".join(sdrs[:SDR_POOL_SIZE]) + "]")
     return text.replace(".csv", ".parquet") if fmt == "parquet" else text
@@ -593,6 +596,7 @@ def _reps(rng: np.random.Generator, accounts: int) -> _Reps:
         "capacity": pa.array(capacity),
         "active": pa.array(rng.random(n) >= 0.05),
         "manager_id": ids.take(pa.array(manager, mask=manager == np.arange(n))),
+        "specialisation": pa.nulls(n, type=pa.list_(pa.string())),  # territories: none specialise in the demo
     })
     return _Reps(table, ids, role, region)
 

@@ -48,6 +48,7 @@ class ScoreResult:
     tables: dict[str, Any]
     summary: dict[str, Any]
     top: list[dict[str, Any]]
+    run: dict[str, Any] | None = None  # the run recorded in the history store (None: not recorded)
 
 
 def _open(spec: str | Path | SpecFile, engine_url: str | None):
@@ -83,8 +84,13 @@ def _profile(ws: Workspace, day: date) -> dict[str, Any]:
 
 
 def score(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | None = None,
-          engine_url: str | None = None, progress: Progress = NULL_PROGRESS, top_n: int = 10) -> ScoreResult:
-    """Score, tier and segment every account; write Parquet, CSV, quarantine and summary files."""
+          engine_url: str | None = None, progress: Progress = NULL_PROGRESS, top_n: int = 10,
+          record: bool | None = None, history: str | None = None, run_id: str | None = None) -> ScoreResult:
+    """Score, tier and segment every account; write Parquet, CSV, quarantine and summary files.
+
+    The run is recorded in the history store (``history``, else the spec's ``governance.history``) unless
+    ``record`` is False (default: the spec's ``governance.record``); ``run_id`` names it.
+    """
     spec_file, engine = _open(spec, engine_url)
     out = Path(out_dir)
     with engine:
@@ -111,12 +117,18 @@ def score(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
         summary = _summary(engine, spec_file, scores, day)
         summary["inputs"] = {name: {k: load.summary()[k] for k in ("read", "loaded", "quarantined")}
                              for name, load in ws.loads.items()}
+        run = None
+        if spec.governance.record if record is None else record:
+            from tierwise.jobs.governance import record_run
+
+            run = record_run(ws, scores, day, summary, history=history, run_id=run_id, progress=progress)
+            summary["run"] = {"run_id": run["run_id"], "history": run["store"]}
         files["summary"] = str(write_json(out / "summary.json", summary))
         top = engine.to_arrow(
             scores.order_by([ibis.desc("score"), "account_id"]).limit(top_n)
         ).to_pylist()
         tables = ws.load_summary()
-    return ScoreResult(spec_file, day, out, files, tables, summary, top)
+    return ScoreResult(spec_file, day, out, files, tables, summary, top, run)
 
 
 def learned_components(ws: Workspace, *, as_of: date, progress: Progress = NULL_PROGRESS) -> dict[str, Any]:

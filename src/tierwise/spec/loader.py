@@ -194,6 +194,9 @@ _WHOLE_SPEC_CHECKS: tuple[tuple[str, Loc], ...] = (
     ("category weights must add up to 100", ("fit", "weight")),
     ("event types listed under both", ("engagement", "events")),
     ("fit.weight is above 0", ("fit", "criteria")),
+    ("territory coverage names", ("territories", "coverage")),
+    ("territory scenario", ("territories", "scenarios")),
+    ("territory keep_tiers", ("territories", "moves", "keep_tiers")),
 )
 
 
@@ -285,7 +288,83 @@ def _semantic_issues(data: dict[str, Any], conditions: dict[str, Any]) -> list[S
                                              "(see docs/lead-scoring.md)"))
                 continue
             _check_condition(when, loc, lead_types, issues, conditions, allow_scores=False)
+
+    if isinstance(data.get("rfm"), dict):
+        _check_rfm(data["rfm"], account_types, sources, issues)
+    if isinstance(data.get("governance"), dict):
+        _check_governance(data["governance"], account_types, sources, issues, conditions)
+    if isinstance(data.get("territories"), dict):
+        _check_territories(data["territories"], account_types, issues)
     return issues
+
+
+def _check_territories(section: dict[str, Any], account_types: dict[str, str], issues: list[SpecIssue]) -> None:
+    """The potential is a number over account columns, scores and deal figures; the region field exists."""
+    from tierwise.compile.conditions import value_type_problem
+    from tierwise.datamodel import TERRITORY_FIELDS
+
+    known = account_types | SCORE_FIELDS | TERRITORY_FIELDS
+    text = section.get("potential")
+    if isinstance(text, str):
+        loc = ("territories", "potential")
+        try:
+            node = parse_condition(text)
+        except ConditionError as exc:
+            issues.append(SpecIssue(loc, f"{exc} in {text!r}"))
+        else:
+            unknown = sorted(referenced_columns(node) - set(known))
+            for name in unknown:
+                issues.append(SpecIssue(loc, _unknown_column(name, known)))
+            problem = None if unknown else value_type_problem(node, known)
+            if problem:
+                issues.append(SpecIssue(loc, f"{problem} in {text!r}"))
+    field = section.get("region_field")
+    if isinstance(field, str) and field not in account_types:
+        issues.append(SpecIssue(("territories", "region_field"), _unknown_column(field, account_types)))
+
+
+def _check_governance(section: dict[str, Any], account_types: dict[str, str], sources: DataSpec | None,
+                      issues: list[SpecIssue], conditions: dict[str, Any]) -> None:
+    """Drift attributes are account columns; the pipeline's exclusion reads opportunity columns."""
+    drift = section.get("drift") if isinstance(section.get("drift"), dict) else {}
+    attributes = drift.get("attributes") if isinstance(drift.get("attributes"), list) else []
+    for i, name in enumerate(attributes):
+        loc = ("governance", "drift", "attributes", i)
+        if not isinstance(name, str):
+            continue
+        if name not in account_types:
+            issues.append(SpecIssue(loc, _unknown_column(name, account_types)
+                                    + " (an accounts column, or one under data.accounts.attributes)"))
+        elif account_types[name] == "list":
+            issues.append(SpecIssue(loc, f"'{name}' is a list column; drift compares numbers and text"))
+    pipeline = section.get("pipeline") if isinstance(section.get("pipeline"), dict) else {}
+    when = pipeline.get("exclude_when")
+    if isinstance(when, str) and when.strip():
+        opp_types = {name: c.dtype for name, c in TABLES["opportunities"].columns.items()}
+        if sources is not None and sources.opportunities is not None:
+            opp_types.update(sources.opportunities.attributes)
+        _check_condition(when, ("governance", "pipeline", "exclude_when"), opp_types, issues, conditions,
+                         allow_scores=False)
+
+
+def _check_rfm(section: dict[str, Any], account_types: dict[str, str], sources: DataSpec | None,
+               issues: list[SpecIssue]) -> None:
+    """Health reads account columns (numbers) and, for usage events, the activities table."""
+    health = section.get("health") if isinstance(section.get("health"), dict) else {}
+    for part in ("usage", "support"):
+        raw = health.get(part) if isinstance(health.get(part), dict) else {}
+        field = raw.get("field")
+        if isinstance(field, str):
+            loc = ("rfm", "health", part, "field")
+            if field not in account_types:
+                issues.append(SpecIssue(loc, _unknown_column(field, account_types)
+                                        + " (an accounts column, or one under data.accounts.attributes)"))
+            elif account_types[field] not in _NUMERIC:
+                issues.append(SpecIssue(loc, f"'{field}' is {account_types[field]}; health {part} needs a number"))
+    usage = health.get("usage") if isinstance(health.get("usage"), dict) else {}
+    if usage.get("events") and sources is not None and sources.activities is None:
+        issues.append(SpecIssue(("rfm", "health", "usage", "events"),
+                                "usage events are read from the activities table: add data.activities"))
 
 
 def _lead_score_reads(text: str) -> list[str]:

@@ -28,6 +28,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -608,6 +609,468 @@ class RoutingSpec(StrictModel):
         return self
 
 
+# --------------------------------------------------------------------------- RFM and customer health
+
+#: An R, F or M score: 1 (lowest) to 5 (highest).
+RFM_SCORES = (1, 2, 3, 4, 5)
+
+
+def _score_set(value: Any) -> Any:
+    """``5``, ``[4, 5]`` or ``"4-5"`` -> a sorted list of scores; null means any score."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a score set is a score 1-5, a list of scores or a range such as '4-5'")
+    if isinstance(value, int):
+        value = [value]
+    elif isinstance(value, str):
+        text = value.strip().replace("–", "-")
+        lo, sep, hi = text.partition("-")
+        try:
+            value = list(range(int(lo), int(hi) + 1)) if sep else [int(text)]
+        except ValueError:
+            raise ValueError(f"'{value}' is not a score 1-5 or a range such as '4-5'") from None
+        if not value:
+            raise ValueError(f"the range '{text}' is empty: write the lower score first")
+    if not isinstance(value, list) or not value:
+        raise ValueError("a score set is a score 1-5, a list of scores or a range such as '4-5'")
+    bad = [v for v in value if not isinstance(v, int) or isinstance(v, bool) or v not in RFM_SCORES]
+    if bad:
+        raise ValueError(f"scores run from 1 to 5, got {bad[0]!r}")
+    return sorted(set(value))
+
+
+def _cells_text(scores: list[int] | None) -> str:
+    if scores is None:
+        return "1-5"
+    if len(scores) > 1 and scores == list(range(scores[0], scores[-1] + 1)):
+        return f"{scores[0]}-{scores[-1]}"
+    return ",".join(str(s) for s in scores)
+
+
+#: How a score set may be written in YAML (the model stores a sorted list).
+ScoreSet = Annotated[list[int] | None, WithJsonSchema({"anyOf": [
+    {"type": "integer", "minimum": 1, "maximum": 5},
+    {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 5}},
+    {"type": "string", "pattern": "^[1-5](-[1-5])?$"},
+    {"type": "null"},
+]})]
+
+
+class RfmSegment(StrictModel):
+    """One RFM segment: the R, F and M scores it takes (omitted: any) and its motion."""
+
+    name: str = Field(min_length=1)
+    r: ScoreSet = Field(default=None, description="Recency scores: 5, [4, 5] or '4-5'; omitted: any.")
+    f: ScoreSet = Field(default=None, description="Frequency scores; omitted: any.")
+    m: ScoreSet = Field(default=None, description="Monetary scores; omitted: any.")
+    motion: str = Field(default="", description="The sales motion for customers in this segment.")
+
+    _sets = field_validator("r", "f", "m", mode="before")(_score_set)
+
+    def matches(self, r: int, f: int, m: int) -> bool:
+        return all(s is None or v in s for s, v in ((self.r, r), (self.f, f), (self.m, m)))
+
+    def describe(self) -> str:
+        return f"R{_cells_text(self.r)} F{_cells_text(self.f)} M{_cells_text(self.m)}"
+
+
+def _default_rfm_segments() -> list[RfmSegment]:
+    """Seed 003's map, then named segments for every other combination (docs/rfm.md)."""
+    return [
+        RfmSegment(name="Champions", r=5, f=5, m=5, motion="referral asks and case studies"),
+        RfmSegment(name="Loyal", r="4-5", f="4-5", m="3-5", motion="expansion and upsell"),
+        RfmSegment(name="At-Risk", r="1-2", f="4-5", m="3-5", motion="retention outreach and QBR"),
+        RfmSegment(name="New", r="4-5", f="1-2", m="1-2", motion="onboarding and adoption"),
+        RfmSegment(name="Lost", r="1-2", f="1-2", m="1-2", motion="win-back campaign"),
+        RfmSegment(name="Promising", r="4-5", f="1-2", m="3-5",
+                   motion="white-glove onboarding and an early expansion plan"),
+        RfmSegment(name="Potential Loyalists", r="4-5", f="3-5",
+                   motion="cross-sell and a loyalty or advocacy programme"),
+        RfmSegment(name="Needs Attention", r=3, motion="check-in call and a tailored offer before they lapse"),
+        RfmSegment(name="Hibernating", r="1-2", motion="low-touch reactivation: automated nurture and product news"),
+    ]
+
+
+class RfmTrigger(StrictModel):
+    """The play for customers whose segment changed from one segment to another (``*``: any)."""
+
+    from_: str = Field(alias="from", min_length=1, description="Previous segment, or '*' for any.")
+    to: str = Field(min_length=1, description="New segment, or '*' for any.")
+    play: str = Field(min_length=1, description="What the owner should do (the task's subject).")
+    priority: Literal["High", "Normal", "Low"] = Field(default="Normal", description="Task priority (CRM picklist).")
+    due_days: int = Field(default=7, ge=0, description="Task due this many days after as_of.")
+
+
+def _default_rfm_triggers() -> list[RfmTrigger]:
+    return [
+        RfmTrigger(from_="Champions", to="At-Risk", priority="High", due_days=2,
+                   play="Champion slipping: executive save call within 48 hours, review usage and open issues, "
+                        "book a QBR"),
+        RfmTrigger(from_="Loyal", to="At-Risk", priority="High", due_days=3,
+                   play="Loyal customer slipping: retention outreach and a QBR"),
+        RfmTrigger(from_="*", to="At-Risk", priority="High", due_days=5, play="Retention outreach and QBR"),
+        RfmTrigger(from_="Champions", to="*", priority="Normal", due_days=7,
+                   play="Champion cooling: thank-you call, check satisfaction, ask what would help"),
+    ]
+
+
+class ClvSpec(StrictModel):
+    """Customer lifetime value: BG/NBD for purchases, Gamma-Gamma for spend (docs/rfm.md)."""
+
+    enabled: bool = Field(default=True, description="Fit the models and add p_alive, expected purchases and value.")
+    horizon_days: int = Field(default=365, gt=0, description="Expected purchases and value over this many days.")
+    time_unit_days: int = Field(default=7, gt=0, description="Model time unit (7: weeks, as in the literature).")
+    min_customers: int = Field(default=50, ge=2, description="Fewer customers than this and CLV is skipped.")
+    max_fit_customers: int = Field(
+        default=250_000, ge=100,
+        description="Above this many customers the models are fitted on a sample of about this size, chosen "
+                    "by a hash of the customer id; predictions are for every customer.")
+
+
+class HealthUsage(StrictModel):
+    """Product-usage trend: from usage events in the activities table, or an account column holding the trend."""
+
+    events: list[str] = Field(
+        default_factory=list, description="Activity event types that count as product usage (lower case).")
+    window_days: int = Field(default=30, gt=0, description="Usage in the last window compared with the one before.")
+    field: str | None = Field(default=None, description="Account column with the usage trend as a fraction (-0.3).")
+    full_at: float = Field(default=0.5, gt=0, description="A trend of +full_at scores 100, -full_at scores 0.")
+
+    _names = field_validator("events")(lambda value: [_check_usage_event(e) for e in value])
+
+    @model_validator(mode="after")
+    def _one(self) -> HealthUsage:
+        if bool(self.events) == bool(self.field):
+            raise ValueError("usage needs 'events' (activity types) or 'field' (an account column), not both")
+        return self
+
+
+def _check_usage_event(name: str) -> str:
+    if name != name.strip().lower() or not name:
+        raise ValueError(f"event type '{name}' must be lower case without surrounding spaces")
+    return name
+
+
+class HealthSupport(StrictModel):
+    """Open support issues from an account column: none scores 100, ``full_at`` or more score 0."""
+
+    field: str = Field(description="Account column (int) with the number of open support issues.")
+    full_at: int = Field(default=5, gt=0, description="This many open issues or more score 0.")
+
+
+class HealthWeights(StrictModel):
+    """Weights of the health parts; a part missing for a customer is left out of its mean."""
+
+    rfm: float = Field(default=60.0, ge=0, description="Weight of the RFM part.")
+    usage: float = Field(default=25.0, ge=0, description="Weight of the usage trend (when configured and present).")
+    support: float = Field(default=15.0, ge=0, description="Weight of open support issues (when configured and present).")
+
+
+class HealthRfmMix(StrictModel):
+    """How the R, F and M scores make the RFM part of health: recency counts double by default."""
+
+    r: float = Field(default=2.0, ge=0, description="Weight of the recency score.")
+    f: float = Field(default=1.0, ge=0, description="Weight of the frequency score.")
+    m: float = Field(default=1.0, ge=0, description="Weight of the monetary score.")
+
+    @model_validator(mode="after")
+    def _some(self) -> HealthRfmMix:
+        if self.r + self.f + self.m <= 0:
+            raise ValueError("rfm_mix: at least one of r, f, m must be above 0")
+        return self
+
+
+class HealthBands(StrictModel):
+    """Health bands: healthy, watch, else at risk."""
+
+    healthy: float = Field(default=70.0, gt=0, le=100, description="Health at or above this is healthy.")
+    watch: float = Field(default=40.0, gt=0, le=100, description="At or above this (below healthy) is watch.")
+
+    @model_validator(mode="after")
+    def _order(self) -> HealthBands:
+        if self.watch >= self.healthy:
+            raise ValueError(f"bands: watch ({self.watch:g}) must be below healthy ({self.healthy:g})")
+        return self
+
+
+class HealthPlays(StrictModel):
+    """The task's play when a customer's health band worsens to watch or at risk."""
+
+    watch: str = Field(default="Health slipping to watch: check in with the main contact and review usage",
+                       description="Play when the band drops to watch (Normal priority).")
+    at_risk: str = Field(default="Health at risk: customer success call within a week and a recovery plan",
+                         description="Play when the band drops to at risk (High priority, due in 7 days).")
+
+
+class HealthSpec(StrictModel):
+    """Customer health 0-100: RFM, usage trend and open support issues, weighted over the parts present."""
+
+    weights: HealthWeights = Field(default_factory=HealthWeights)
+    rfm_mix: HealthRfmMix = Field(default_factory=HealthRfmMix, description="Weights of R, F and M in the RFM part.")
+    usage: HealthUsage | None = Field(default=None, description="Product-usage trend; omitted: not used.")
+    support: HealthSupport | None = Field(default=None, description="Open support issues; omitted: not used.")
+    bands: HealthBands = Field(default_factory=HealthBands)
+    plays: HealthPlays = Field(default_factory=HealthPlays, description="Tasks when a customer's band worsens.")
+
+
+class RfmSpec(StrictModel):
+    """RFM segmentation of customers from ``transactions`` (seed 003), triggers, CLV and health (docs/rfm.md)."""
+
+    frequency: Literal["auto", "orders", "transactions", "days"] = Field(
+        default="auto",
+        description="What frequency counts: distinct orders, purchase lines (transactions) or days with a "
+                    "purchase; auto: orders when the transactions have order_id, else purchase lines.")
+    segments: list[RfmSegment] = Field(
+        default_factory=_default_rfm_segments,
+        description="Ordered: a customer is in the first segment whose scores match; every one of the 125 "
+                    "R/F/M combinations must be covered.")
+    triggers: list[RfmTrigger] = Field(
+        default_factory=_default_rfm_triggers,
+        description="Plays on segment change (first match wins); other changes get the new segment's motion.")
+    default_due_days: int = Field(default=7, ge=0, description="Due date of tasks no trigger names.")
+    first_seen_tasks: bool = Field(
+        default=True, description="A task for customers who were not in the previous run (the new segment's motion).")
+    history: str = Field(default=".tierwise/rfm", description="Folder of per-run segments, relative to the spec.")
+    clv: ClvSpec = Field(default_factory=ClvSpec)
+    health: HealthSpec = Field(default_factory=HealthSpec)
+
+    @model_validator(mode="after")
+    def _map(self) -> RfmSpec:
+        _check_unique([s.name for s in self.segments], "segment")
+        if not self.segments:
+            raise ValueError("segments: at least one segment is needed")
+        owner = self.cell_map()
+        gaps = [cell for cell in _all_cells() if cell not in owner]
+        if gaps:
+            shown = ", ".join(f"R{r}F{f}M{m}" for r, f, m in gaps[:6])
+            raise ValueError(f"segments leave {len(gaps)} of the 125 R/F/M combinations without a segment ({shown}"
+                             f"{', ...' if len(gaps) > 6 else ''}); add a segment for them, e.g. a last one with no "
+                             "r, f or m")
+        used = set(owner.values())
+        for seg in self.segments:
+            if seg.name not in used:
+                raise ValueError(f"segment '{seg.name}' ({seg.describe()}) never matches: every combination it "
+                                 "covers is taken by an earlier segment")
+        names = {s.name for s in self.segments}
+        for i, trig in enumerate(self.triggers):
+            for key, value in (("from", trig.from_), ("to", trig.to)):
+                if value != "*" and value not in names:
+                    raise ValueError(f"triggers[{i}].{key}: unknown segment '{value}'; segments: "
+                                     f"{', '.join(s.name for s in self.segments)}")
+        return self
+
+    def cell_map(self) -> dict[tuple[int, int, int], str]:
+        """(r, f, m) -> the first segment that takes it (the resolved map)."""
+        owner: dict[tuple[int, int, int], str] = {}
+        for r, f, m in _all_cells():
+            for seg in self.segments:
+                if seg.matches(r, f, m):
+                    owner[(r, f, m)] = seg.name
+                    break
+        return owner
+
+    def trigger_for(self, previous: str, current: str) -> RfmTrigger | None:
+        """The first trigger for a change from ``previous`` to ``current``, if any."""
+        for trig in self.triggers:
+            if trig.from_ in ("*", previous) and trig.to in ("*", current):
+                return trig
+        return None
+
+
+def _all_cells() -> list[tuple[int, int, int]]:
+    return [(r, f, m) for r in RFM_SCORES for f in RFM_SCORES for m in RFM_SCORES]
+
+
+# --------------------------------------------------------------------------- governance: history, reports
+
+#: Funnel stages the seed's benchmarks name, in order.
+FUNNEL_STAGES = ("lead", "mql", "sql", "opportunity", "closed_won")
+FunnelStage = Literal["lead", "mql", "sql", "opportunity", "closed_won"]
+
+
+class FunnelBenchmark(StrictModel):
+    """A stage-to-stage conversion benchmark (seed 003, B2B SaaS)."""
+
+    from_: FunnelStage = Field(alias="from", description="Stage converted from.")
+    to: FunnelStage = Field(description="Stage converted to (later in the funnel).")
+    rate: float = Field(gt=0, le=1, description="Benchmark conversion rate (0.39 = 39%).")
+
+    @model_validator(mode="after")
+    def _order(self) -> FunnelBenchmark:
+        if FUNNEL_STAGES.index(self.to) <= FUNNEL_STAGES.index(self.from_):
+            raise ValueError(f"'{self.to}' must come after '{self.from_}' in the funnel "
+                             f"({' -> '.join(FUNNEL_STAGES)})")
+        return self
+
+
+def _default_benchmarks() -> list[FunnelBenchmark]:
+    return [FunnelBenchmark(from_="lead", to="mql", rate=0.39), FunnelBenchmark(from_="mql", to="sql", rate=0.38),
+            FunnelBenchmark(from_="sql", to="opportunity", rate=0.42),
+            FunnelBenchmark(from_="sql", to="closed_won", rate=0.37)]
+
+
+def _default_lead_statuses() -> dict[str, list[str]]:
+    return {
+        "mql": ["mql", "marketing qualified", "marketing qualified lead", "marketingqualifiedlead"],
+        "sql": ["sql", "sales qualified", "sales qualified lead", "salesqualifiedlead", "sal", "sales accepted"],
+        "opportunity": ["opportunity", "converted", "closed - converted"],
+        "closed_won": ["customer", "closed won", "won"],
+    }
+
+
+class FunnelSpec(StrictModel):
+    """How lead statuses and opportunity stages map onto the funnel, and the benchmarks (docs/reports.md)."""
+
+    lead_statuses: dict[Literal["mql", "sql", "opportunity", "closed_won"], list[str]] = Field(
+        default_factory=_default_lead_statuses,
+        description="Funnel stage -> leads.status values (case-insensitive) meaning the lead reached it; other "
+                    "statuses count as 'lead' only.")
+    opportunity_stages: list[str] = Field(
+        default_factory=list,
+        description="Open opportunity stages in funnel order (case-insensitive); empty: ordered by the mean age "
+                    "of the open deals in each stage.")
+    benchmarks: list[FunnelBenchmark] = Field(default_factory=_default_benchmarks)
+    deviation: float = Field(
+        default=0.2, gt=0, description="A rate this far from its benchmark (relative: 0.2 = 20%), with the "
+                                       "benchmark outside its 95% interval, is highlighted.")
+    min_records: int = Field(default=30, ge=1, description="Fewer records at the 'from' stage: not judged.")
+
+    @field_validator("lead_statuses")
+    @classmethod
+    def _statuses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        seen: dict[str, str] = {}
+        out = {}
+        for stage, statuses in value.items():
+            folded = [s.strip().lower() for s in statuses if s.strip()]
+            for s in folded:
+                if s in seen and seen[s] != stage:
+                    raise ValueError(f"status '{s}' is listed under both '{seen[s]}' and '{stage}'")
+                seen[s] = stage
+            out[stage] = folded
+        return out
+
+    @field_validator("opportunity_stages")
+    @classmethod
+    def _stages(cls, value: list[str]) -> list[str]:
+        _check_unique([v.strip().lower() for v in value], "opportunity stage")
+        return value
+
+
+class ZombieSpec(StrictModel):
+    """Zombie opportunities (seed 003): a low ICP score and no stage advance in 30-45 days."""
+
+    score: Literal["fit_score", "score", "signal_score", "engagement_score"] = Field(
+        default="fit_score", description="The account score compared with 'below' (the ICP fit score by default).")
+    below: float = Field(default=65.0, ge=0, le=100, description="Scores below this make an idle deal a zombie.")
+    requalify_after_days: int = Field(default=30, gt=0, description="Days without a stage change: requalify.")
+    close_after_days: int = Field(default=45, gt=0, description="Days without a stage change: close it.")
+
+    @model_validator(mode="after")
+    def _order(self) -> ZombieSpec:
+        if self.close_after_days < self.requalify_after_days:
+            raise ValueError(f"close_after_days ({self.close_after_days}) must not be below requalify_after_days "
+                             f"({self.requalify_after_days})")
+        return self
+
+
+def _bounds(value: list[int]) -> list[int]:
+    if not value or any(v <= 0 for v in value):
+        raise ValueError("bucket bounds must be positive days")
+    if sorted(set(value)) != list(value):
+        raise ValueError("bucket bounds must increase")
+    return value
+
+
+class PipelineGovernanceSpec(StrictModel):
+    """``tierwise pipeline``: velocity buckets, time in stage and zombies (seed 003)."""
+
+    velocity_days: int = Field(
+        default=50, gt=0, description="Deals open longer than this win far less often (seed 003: 47% vs 20%).")
+    age_buckets_days: list[int] = Field(
+        default_factory=lambda: [25, 50, 90, 180],
+        description="Upper bounds (days, inclusive) of the deal-age buckets; a last bucket takes the rest.")
+    stage_buckets_days: list[int] = Field(
+        default_factory=lambda: [15, 30, 45, 90], description="Upper bounds of the time-in-stage buckets.")
+    zombies: ZombieSpec = Field(default_factory=ZombieSpec)
+    exclude_when: str | None = Field(
+        default=None, description="Condition over opportunity columns marking deals stalled for a known reason "
+                                  "(e.g. \"stall_reason in ['legal review']\"); they are left off the zombie list.")
+
+    _age = field_validator("age_buckets_days", "stage_buckets_days")(lambda v: _bounds(v))
+
+
+class GuardrailsSpec(StrictModel):
+    """Segment guardrails and the actionability test (seed 003)."""
+
+    min_segment_share: float = Field(default=0.15, ge=0, le=1, description="Segments below this share: too small.")
+    max_segment_share: float = Field(default=0.60, gt=0, le=1, description="Segments above this share: too broad.")
+    max_segments: int = Field(default=8, ge=1, description="More segments than this: too many to act on.")
+    pooled_accounts_per_rep: dict[str, int] = Field(
+        default_factory=lambda: {"C": 150},
+        description="Tier -> accounts one pooled rep covers (seed 003: C ~150, shared); tiers with "
+                    "accounts_per_rep use that.")
+
+    @model_validator(mode="after")
+    def _shares(self) -> GuardrailsSpec:
+        if self.min_segment_share >= self.max_segment_share:
+            raise ValueError("min_segment_share must be below max_segment_share")
+        if any(v <= 0 for v in self.pooled_accounts_per_rep.values()):
+            raise ValueError("pooled_accounts_per_rep: accounts per rep must be positive")
+        return self
+
+
+class IcpMeasureSpec(StrictModel):
+    """ICP measurement (seed 004): the share of open pipeline and of closed-won in ICP segments."""
+
+    segments: list[str] = Field(
+        default_factory=list,
+        description="The ICP segments; empty: an account is ICP when its fit_score >= min_fit_score.")
+    min_fit_score: float = Field(default=65.0, ge=0, le=100)
+    pipeline_target: float = Field(default=0.5, ge=0, le=1, description="Target share of open pipeline in ICP.")
+    won_target: float = Field(default=0.7, ge=0, le=1, description="Target share of closed-won deals in ICP.")
+    measure: Literal["count", "value"] = Field(
+        default="count", description="Compare deal counts (the seed's 'opportunities') or amounts with the targets.")
+    won_window_days: int | None = Field(
+        default=365, gt=0, description="Closed-won deals closed within this many days before as_of; null: all.")
+
+
+class DriftSpec(StrictModel):
+    """Drift between two runs: population stability, tier migration, alert thresholds."""
+
+    attributes: list[str] | None = Field(
+        default=None, description="Account columns recorded with each run for drift; null: the fit criteria's "
+                                  "fields (list columns such as tech_stack are left out).")
+    bins: int = Field(default=10, ge=2, le=50, description="Quantile bins of numbers (from the earlier run).")
+    psi_warn: float = Field(default=0.1, gt=0, description="PSI at or above this: moderate shift (warning).")
+    psi_alert: float = Field(default=0.25, gt=0, description="PSI at or above this: significant shift (alert).")
+    tier_change_alert: float = Field(
+        default=0.2, gt=0, le=1, description="Share of accounts changing tier at or above this: alert.")
+
+    @model_validator(mode="after")
+    def _order(self) -> DriftSpec:
+        if self.psi_alert < self.psi_warn:
+            raise ValueError(f"psi_alert ({self.psi_alert:g}) must not be below psi_warn ({self.psi_warn:g})")
+        return self
+
+
+class GovernanceSpec(StrictModel):
+    """Run history and the reports that keep a segmentation honest (docs/reports.md)."""
+
+    history: str = Field(
+        default=".tierwise/history.duckdb",
+        description="Run history store: a DuckDB file (relative to the spec) or a URL: duckdb:///path.duckdb, "
+                    "postgresql://user@host:5432/db (password from PGPASSWORD or ~/.pgpass).")
+    record: bool = Field(default=True, description="`tierwise score` records each run (--no-history skips it).")
+    min_deals: int = Field(default=20, ge=1, description="Groups with fewer decided deals are not judged on win rate.")
+    funnel: FunnelSpec = Field(default_factory=FunnelSpec)
+    pipeline: PipelineGovernanceSpec = Field(default_factory=PipelineGovernanceSpec)
+    guardrails: GuardrailsSpec = Field(default_factory=GuardrailsSpec)
+    icp: IcpMeasureSpec = Field(default_factory=IcpMeasureSpec)
+    drift: DriftSpec = Field(default_factory=DriftSpec)
+
+
+
 # --------------------------------------------------------------------------- spec
 
 
@@ -684,6 +1147,169 @@ class ExportSpec(StrictModel):
         return None if value is None else sorted({v.strip().lower() for v in value if v.strip()})
 
 
+# --------------------------------------------------------------------------- territories
+
+
+class TerritoryRole(StrictModel):
+    """A rep role and the most accounts one rep of it may own (seed 001)."""
+
+    max_accounts: int | None = Field(
+        default=None, ge=0, description="Most accounts one rep of this role owns; null: no limit (a pooled role). "
+                                        "A rep's own capacity (reps table) lowers it further.")
+    description: str = Field(default="", description="What the role does (shown in reports).")
+
+
+def _default_territory_roles() -> dict[str, TerritoryRole]:
+    return {
+        "enterprise_ae": TerritoryRole(max_accounts=20, description="Enterprise AE, field sales: at most 20 accounts"),
+        "mid_market_ae": TerritoryRole(max_accounts=50, description="Mid-market AE, inside sales: at most 50 accounts"),
+        "smb_pool": TerritoryRole(max_accounts=None, description="SMB SDR/AE pool, product-led: pooled, no limit"),
+    }
+
+
+class TierCoverage(StrictModel):
+    """How the accounts of one tier are covered (seed 003)."""
+
+    role: str | None = Field(
+        default="segment",
+        description="'segment': the owner_role of the account's segment; a role name: a shared pool of that role; "
+                    "null: no rep coverage (the tier is left out of the plan).")
+    accounts_per_rep: tuple[int, int] | None = Field(
+        default=None, description="[min, max] accounts of this tier per rep: max is enforced, a rep below min is "
+                                  "reported starved; default: the tier's accounts_per_rep (tiers:).")
+    pooled_per_rep: int | None = Field(
+        default=None, gt=0, description="Accounts of this tier one pooled rep covers (seed 003: C ~150, shared); "
+                                        "sizes the workload when there is no per-rep range.")
+    workload: float | None = Field(
+        default=None, gt=0, description="Share of a rep's time one account takes (1 = a whole book); default: 1 / "
+                                        "the middle of accounts_per_rep, else 1 / pooled_per_rep.")
+
+    @field_validator("accounts_per_rep")
+    @classmethod
+    def _order(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 0 <= value[0] <= value[1]:
+            raise ValueError("accounts_per_rep must be [min, max] with 0 <= min <= max")
+        return value
+
+
+def _default_coverage() -> dict[str, TierCoverage]:
+    return {
+        "A": TierCoverage(role="segment"),
+        "B": TierCoverage(role="segment"),
+        "C": TierCoverage(role="smb_pool", pooled_per_rep=150),
+        "D": TierCoverage(role=None),
+    }
+
+
+class TerritoryRep(StrictModel):
+    """A rep written in the spec (added to data.reps, or instead of it)."""
+
+    rep_id: str = Field(min_length=1)
+    name: str | None = None
+    role: str = Field(min_length=1, description="A role under territories.roles, or any role the accounts need.")
+    region: str | None = Field(default=None, description="The region (or country) the rep covers.")
+    capacity: int | None = Field(default=None, ge=0, description="Most accounts the rep can own.")
+    active: bool = True
+    specialisation: list[str] = Field(
+        default_factory=list, description="Industries or segments the rep takes, and only those; empty: any.")
+
+
+class BalanceSpec(StrictModel):
+    """The balance target: every rep's potential and workload near the mean of its role."""
+
+    tolerance: float = Field(default=0.05, gt=0, lt=1,
+                             description="Band around the mean (0.05: every rep within ±5%).")
+    band_penalty: float = Field(default=100.0, ge=0,
+                                description="Cost, in moves, of one percentage point outside the band, per rep and "
+                                            "metric (potential, workload).")
+    workload_weight: float = Field(default=1.0, ge=0,
+                                   description="Weight of workload against potential in the balance costs (0: "
+                                               "balance potential only).")
+
+
+class MovesSpec(StrictModel):
+    """Minimal disruption: what moving an account costs and how many moves a plan may make."""
+
+    penalty: float = Field(default=1.0, gt=0, description="Cost of one move (the unit of the objective).")
+    max_moves: int | None = Field(
+        default=None, ge=0, description="Most discretionary moves in a plan; moves forced by an inactive, unknown "
+                                        "or missing owner, or an owner of the wrong role or region, do not count.")
+    max_share: float | None = Field(default=None, gt=0, le=1,
+                                    description="Most discretionary moves as a share of the planned accounts.")
+    keep_tiers: list[str] = Field(default_factory=lambda: ["A"],
+                                  description="Tiers whose relationships are kept unless impossible.")
+    keep_penalty: float = Field(default=1_000_000.0, gt=0,
+                                description="Cost, in moves, of moving one account of a kept tier: above any "
+                                            "imbalance, so only capacity, a tier limit or an owner who cannot "
+                                            "keep the account moves it.")
+
+
+class TerritorySolverSpec(StrictModel):
+    """HiGHS settings."""
+
+    time_limit_s: float = Field(default=60.0, gt=0, description="Solver seconds for one plan, shared among cells.")
+    mip_gap: float = Field(default=0.01, ge=0, lt=1,
+                           description="A cell's solve stops within this relative gap of the best possible plan.")
+    threads: int = Field(default=1, ge=1, description="Cells (role x region) solved in parallel.")
+
+
+class TerritoryScenario(StrictModel):
+    """A what-if plan: the base inputs with some changed. Compared side by side; committed only when named."""
+
+    name: Identifier
+    description: str = ""
+    add_reps: list[TerritoryRep] = Field(default_factory=list, description="Reps hired.")
+    remove_reps: list[str] = Field(default_factory=list, description="Rep ids leaving (their accounts move).")
+    capacity: dict[str, int] = Field(default_factory=dict, description="Rep id -> new capacity.")
+    capacity_factor: float | None = Field(default=None, gt=0, description="Every rep's capacity times this.")
+    roles: dict[str, TerritoryRole] = Field(default_factory=dict, description="Role limits replaced.")
+    coverage: dict[str, TierCoverage] = Field(default_factory=dict, description="Tier coverage replaced.")
+    tolerance: float | None = Field(default=None, gt=0, lt=1, description="Another balance band.")
+    max_moves: int | None = Field(default=None, ge=0, description="Another cap on discretionary moves.")
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [k for k, v in value.items() if v < 0]
+        if bad:
+            raise ValueError(f"capacity of '{bad[0]}' must be >= 0")
+        return value
+
+
+class TerritoriesSpec(StrictModel):
+    """Territory design (seeds 001, 003): balanced, minimally disruptive plans (docs/territories.md)."""
+
+    potential: str = Field(
+        default="score / 100 * segment_acv",
+        description="Account potential, an expression over account columns, scores (score, fit_score, tier, ...) "
+                    "and won_amount, won_deals, open_pipeline, segment_acv (mean won deal in the segment; 1 "
+                    "without deals): by default the score as a propensity times the expected contract value.")
+    region_field: str = Field(default="region",
+                              description="Account column whose value must match the rep's region (region, country).")
+    match_region: bool = Field(default=True, description="Assign accounts only to reps of their region.")
+    roles: dict[str, TerritoryRole] = Field(default_factory=_default_territory_roles)
+    coverage: dict[str, TierCoverage] = Field(
+        default_factory=_default_coverage,
+        description="Tier -> coverage; tiers not listed are not covered. Seed 003: A 15-20 and B ~40 accounts per "
+                    "rep of the segment's role, C ~150 in the shared SMB pool, D none.")
+    default_role: str | None = Field(
+        default=None, description="Role for accounts whose segment has no owner_role; null: they are not covered.")
+    reps: list[TerritoryRep] = Field(default_factory=list,
+                                     description="Reps written here, added to data.reps (or the only reps).")
+    balance: BalanceSpec = Field(default_factory=BalanceSpec)
+    moves: MovesSpec = Field(default_factory=MovesSpec)
+    solver: TerritorySolverSpec = Field(default_factory=TerritorySolverSpec)
+    scenarios: list[TerritoryScenario] = Field(default_factory=list, description="What-if plans, side by side.")
+    history: str = Field(default=".tierwise/territories",
+                         description="Folder of committed plans (JSON), relative to the spec.")
+
+    @model_validator(mode="after")
+    def _checks(self) -> TerritoriesSpec:
+        _check_unique([s.name for s in self.scenarios], "scenario")
+        _check_unique([r.rep_id for r in self.reps], "rep")
+        return self
+
+
 class Spec(StrictModel):
     """The whole tierwise spec."""
 
@@ -704,8 +1330,16 @@ class Spec(StrictModel):
     lead_scoring: LeadScoringSpec | None = Field(
         default=None, description="Lead and contact scoring; used by `tierwise leads score` and routing.")
     routing: RoutingSpec | None = Field(default=None, description="Lead routing; required by `tierwise leads route`.")
+    rfm: RfmSpec | None = Field(
+        default=None, description="RFM segments, triggers, CLV and health for `tierwise rfm`; the seed's map when omitted.")
     export: ExportSpec = Field(default_factory=ExportSpec,
                                description="CRM write-back for `tierwise export` (docs/export.md).")
+    governance: GovernanceSpec = Field(
+        default_factory=GovernanceSpec,
+        description="Run history, segment performance, pipeline governance, guardrails and drift (docs/reports.md).")
+    territories: TerritoriesSpec | None = Field(
+        default=None, description="Territory design for `tierwise territories` (docs/territories.md); the seed's "
+                                  "coverage model when omitted.")
 
     @field_validator("tiers")
     @classmethod
@@ -736,7 +1370,38 @@ class Spec(StrictModel):
             raise ValueError(f"event types listed under both signals and engagement: {', '.join(sorted(shared))}")
         if self.fit.weight > 0 and not self.fit.criteria and not self.propensity.replaces_fit:
             raise ValueError("fit.weight is above 0 but fit.criteria is empty")
+        self._check_governance()
+        self._check_territories()
         return self
+
+    def _check_territories(self) -> None:
+        terr = self.territories
+        if terr is None:
+            return
+        tiers = [t.name for t in self.tiers]
+        places = [("territory coverage", terr.coverage)] + [
+            (f"territory scenario '{s.name}': coverage", s.coverage) for s in terr.scenarios]
+        for where, coverage in places:
+            unknown = [t for t in coverage if t not in tiers]
+            if unknown:
+                raise ValueError(f"{where} names unknown tier '{unknown[0]}'; tiers: {', '.join(tiers)}")
+        unknown = [t for t in terr.moves.keep_tiers if t not in tiers]
+        if unknown:
+            raise ValueError(f"territory keep_tiers names unknown tier '{unknown[0]}'; tiers: {', '.join(tiers)}")
+
+    def _check_governance(self) -> None:
+        gov = self.governance
+        tiers = [t.name for t in self.tiers]
+        pooled = gov.guardrails.pooled_accounts_per_rep
+        if "pooled_accounts_per_rep" in gov.guardrails.model_fields_set:
+            unknown = [t for t in pooled if t not in tiers]
+            if unknown:
+                raise ValueError(f"governance.guardrails.pooled_accounts_per_rep: unknown tier "
+                                 f"'{unknown[0]}'; tiers: {', '.join(tiers)}")
+        names = [r.name for r in self.segments.rules] + [self.segments.default.name]
+        for seg in gov.icp.segments:
+            if seg not in names:
+                raise ValueError(f"governance.icp.segments: unknown segment '{seg}'; segments: {', '.join(names)}")
 
     def event_rules(self) -> dict[str, tuple[str, EventRule, EventCategorySpec]]:
         """Every event type -> (category name, its rule, its category)."""
