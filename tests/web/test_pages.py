@@ -333,3 +333,23 @@ def test_pages_follow_score_order_on_a_large_table():
             assert got.total == data._sql(f"SELECT COUNT(*) FROM {TABLE} {where}", params)[0][0]
     finally:
         data.close()
+
+
+def test_search_exact_id_fast_path_and_one_scan_for_few_matches():
+    from tierwise.web import data as D
+
+    ids = [f"A{i:03d}" for i in range(1, 1201)]
+    t = pa.table({"account_id": ids, "account_name": [f"Acme {i}" for i in range(1, 1201)],
+                  "score": [float(i % 100) for i in range(1, 1201)], "tier": ["A"] * 1200, "segment": ["S"] * 1200})
+    d = DashboardData(t)
+    try:
+        exact = d.accounts(Filters(q="a012"))  # an exact id (any case): that account only, not A0120-A0129
+        assert [r["account_id"] for r in exact.rows] == ["A012"] and exact.total == 1
+        some = d.accounts(Filters(q="acme 11", per_page=25, page=2))  # 11, 110-119, 1100-1199: 111 matches
+        assert some.total == 111 and len(some.rows) == 25
+        scores = [r["score"] for r in d.accounts(Filters(q="acme 11", per_page=100)).rows]
+        assert scores == sorted(scores, reverse=True)
+        broad = d.accounts(Filters(q="acme", per_page=25, page=3))  # over SEARCH_CAP: COUNT + LIMIT/OFFSET
+        assert broad.total == 1200 > D.SEARCH_CAP and len(broad.rows) == 25
+    finally:
+        d.close()
