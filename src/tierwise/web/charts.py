@@ -114,7 +114,7 @@ def hbars_svg(rows: list[dict[str, Any]], *, fmt: Callable[[Any], str] = human_n
     (1, True, True)
     """
     refs = refs or []
-    row_h, left, pad, right = 26, 190, 6, 70
+    row_h, left, pad, right = 26, 230, 6, 70
     height = pad * 2 + row_h * len(rows) + (18 if refs else 0)
     plot_w = width - left - right
     peak = top or max([abs(r["value"] or 0) for r in rows] + [r.get("high") or 0 for r in rows]
