@@ -143,9 +143,18 @@ class OutputView:
         if folder is None:
             return None
         try:
-            return self.loader(folder)
+            # cached until the marker file changes: a page reload does not re-read rfm.parquet, a new run does
+            stamp = (self.key, str(folder), (folder / self.marker).stat().st_mtime_ns)
+            if stamp not in _CACHE:
+                if len(_CACHE) > 64:
+                    _CACHE.clear()
+                _CACHE[stamp] = self.loader(folder)
+            return _CACHE[stamp]
         except (OSError, ValueError, KeyError):  # a half-written or foreign file: show the empty state
             return None
+
+
+_CACHE: dict[tuple[str, str, int], dict[str, Any]] = {}
 
 
 OUTPUT_VIEWS: tuple[OutputView, ...] = (
