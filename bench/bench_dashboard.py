@@ -8,18 +8,22 @@ byte (status line and headers read) is reported as median and p95 in millisecond
 
     python bench/bench_dashboard.py                     # synthetic, 1M accounts
     python bench/bench_dashboard.py --workspace W/spec.yaml
+    python bench/bench_dashboard.py --out bench/results   # also dashboard-1m.json and .md (machine, load)
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import socket
 import statistics
+import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -80,6 +84,7 @@ def main() -> None:
     ap.add_argument("--workspace", help="a spec to serve through create_app (default: synthetic accounts)")
     ap.add_argument("--accounts", type=int, default=int(os.environ.get("ACCOUNTS", 1_000_000)))
     ap.add_argument("--repeat", type=int, default=int(os.environ.get("REPEAT", 30)))
+    ap.add_argument("--out", help="folder for dashboard-<N>.json and .md (the figures, machine and load average)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     if args.workspace:
@@ -120,12 +125,45 @@ def main() -> None:
     print(f"dashboard first byte — {label}; start-up (dashboard table + overview) {start:.1f} s; "
           f"{data.overview.accounts:,} accounts; {args.repeat} requests each")
     print(f"{'page':32} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    rows = []
     for name, url in urls.items():
         first_byte(host, port, url)  # warm
         times = sorted(first_byte(host, port, url) for _ in range(args.repeat))
         p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
         print(f"{name:32} {statistics.median(times):10.1f} {p95:8.1f} {times[-1]:8.1f}")
+        rows.append({"page": name, "url": url, "median_ms": round(statistics.median(times), 1),
+                     "p95_ms": round(p95, 1), "max_ms": round(times[-1], 1)})
+    load_after = [round(x, 2) for x in os.getloadavg()]
     srv.should_exit = True
+    print(f"load average (1, 5, 15 min): before {load_before}, after {load_after}")
+    if args.out:
+        write_results(Path(args.out), label, args, start, rows, load_before, load_after)
+
+
+def write_results(out: Path, label: str, args: argparse.Namespace, start: float, rows: list[dict],
+                  load_before: list[float], load_after: list[float]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_score import machine, machine_lines
+
+    info = machine()
+    size = f"{args.accounts // 1_000_000}m" if args.accounts % 1_000_000 == 0 else str(args.accounts)
+    stem = out / (f"dashboard-{size}" if not args.workspace else "dashboard-workspace")
+    payload = {"params": {"label": label, "accounts": args.accounts, "repeat": args.repeat,
+                          "workspace": args.workspace}, "machine": info, "target_ms": 300,
+               "startup_s": round(start, 2), "load_before": load_before, "load_after": load_after, "pages": rows}
+    out.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    lines = [f"### tierwise dashboard first byte: {label}", "",
+             f"Start-up (dashboard table + overview) {start:.1f} s; {args.repeat} requests per page after one warm-up; "
+             f"time to the response's first byte on loopback (uvicorn). Target: under 300 ms.", "",
+             "| page | median (ms) | p95 (ms) | max (ms) | met |", "|---|---:|---:|---:|---|"]
+    lines += [f"| {r['page']} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} | {r['max_ms']:.1f} | "
+              f"{'yes' if r['p95_ms'] < 300 else 'no'} |" for r in rows]
+    lines += ["", f"Load average (1, 5, 15 min): before {load_before}, after {load_after} "
+                  f"(the machine was shared with other work).", "", *machine_lines(info)]
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"results: {stem.with_suffix('.json')}, {stem.with_suffix('.md')}")
 
 
 if __name__ == "__main__":

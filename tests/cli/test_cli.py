@@ -57,9 +57,9 @@ def test_every_registered_command_is_covered():
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
     # serve: tests/api; rfm: tests/cli/test_rfm_cli.py; compile, export: their own tests; report, pipeline (and the
     # history group): tests/cli/test_governance_cli.py; territories: tests/cli/test_territories_cli.py;
-    # dashboard: tests/web/test_pages.py
+    # report --html (the dashboard's views in one file): tests/web/test_pages.py
     assert names == {"init", "schema", "validate", "score", "demo", "assess", "serve", "rfm", "compile", "export",
-                     "report", "pipeline", "territories", "dashboard"}
+                     "report", "pipeline", "territories"}
 
 
 def test_version(runner):

@@ -121,7 +121,9 @@ def test_report_scores_when_nothing_is_recorded_and_writes_every_file(runner, sp
     assert (out / "scores" / "scores.parquet").exists()  # nothing recorded yet: scored (and recorded) first
     payload = json.loads((out / "report.json").read_text())
     assert [r["group"] for r in payload["performance"]["by_segment"]] == ["Big", "Rest"]
-    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    page = (tmp_path / "r.html").read_text()  # the static report: this report's view inline, the rest empty states
+    assert page.startswith("<!doctype html>") and "Win rate by segment" in page and "Big" in page
+    assert "tierwise pipeline" in page and "<script" not in page
     assert not (out / "psi.csv").exists()
 
 
@@ -134,6 +136,7 @@ def test_pipeline_command(runner, spec_path, tmp_path):
         assert (out / name).exists(), name
     payload = json.loads((out / "pipeline.json").read_text())
     assert payload["open_deals"] == 1 and payload["threshold"]["open_past_threshold"] == 1  # O3: 123 days old
+    assert "Velocity buckets" in (tmp_path / "p.html").read_text()
 
 
 def test_pipeline_without_deals_is_a_clear_error(runner, make_workspace, tmp_path):

@@ -341,3 +341,22 @@ def test_demo_command_scores_and_routes_the_leads(tmp_path: Path) -> None:
     rfm_summary = json.loads((out / "rfm" / "summary.json").read_text())
     assert rfm_summary["triggers"]["previous_as_of"] == "2026-08-02" and rfm_summary["triggers"]["tasks"] > 0
     assert rfm_summary["rows"]["reconciles"] and (out / "rfm" / "tasks.csv").exists()
+    # every dashboard view has its data, and report/report.html holds them all inline (no empty state)
+    from tierwise.web.views import OUTPUT_VIEWS
+
+    assert {v.key: v.load(out) is not None for v in OUTPUT_VIEWS} == {v.key: True for v in OUTPUT_VIEWS}
+    page = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert 'id="empty-state"' not in page and page.count('class="mark"') > 100 and "<script" not in page
+    # the territory plan has a rep in every role and region the accounts need: no capacity shortfall
+    plan = json.loads((out / "territories" / "summary.json").read_text())["plan"]
+    assert [s for s in plan["shortfall"] if s["shortfall"] > 0] == [] and plan["accounts"]["planned"] > 0
+    assert "territories:" in result.output and "maturity (evidence):" in result.output
+
+
+def test_every_role_has_a_rep_in_every_region():
+    from tierwise.demo.generate import REGIONS, ROLES, _reps
+
+    reps = _reps(np.random.default_rng(1), 5000).table.to_pandas()
+    active = reps[reps.active]
+    for role in ROLES:
+        assert set(active.region[active.role == role]) == set(REGIONS), role

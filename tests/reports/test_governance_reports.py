@@ -107,7 +107,7 @@ def workspace(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def result(workspace):
-    return report(workspace, workspace.parent / "report", html=workspace.parent / "report.html")
+    return report(workspace, workspace.parent / "report")
 
 
 @pytest.fixture(scope="module")
@@ -314,8 +314,7 @@ def test_the_report_files(result, workspace):
     out = workspace.parent / "report"
     names = {Path(f).name for f in result.files.values()}
     assert {"report.json", "segments.csv", "tiers.csv", "stage_conversion.csv", "funnel.csv", "guardrails.csv",
-            "rep_capacity.csv", "icp.csv", "alerts.csv", "psi.csv", "migration.csv", "changes.csv",
-            "report.html"} <= names
+            "rep_capacity.csv", "icp.csv", "alerts.csv", "psi.csv", "migration.csv", "changes.csv"} <= names
     assert json.loads((out / "report.json").read_text())["run"]["run_id"] == result.run.run_id
     with (out / "segments.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -325,10 +324,12 @@ def test_the_report_files(result, workspace):
     assert [(c["account_id"], c["change"], c["from_value"], c["to_value"]) for c in changes] == [
         ("A1", "segment", "Small", "Enterprise"), ("A1", "tier", "C", "A"),
         ("A10", "segment", "Mid", "Small"), ("A10", "tier", "B", "D")]
-    page = (workspace.parent / "report.html").read_text()
-    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    # the HTML is the dashboard's segment-performance view (tierwise report --html)
+    from tierwise.web.app import render_view
+
+    page = render_view("performance", result.payload)
+    assert page.count('class="mark"') >= 6 and "Enterprise" in page and "Funnel against the B2B benchmarks" in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert "Where to intervene" in page or "No step is significantly below" in page
 
 
 def test_reports_are_deterministic(workspace, tmp_path):
@@ -354,7 +355,7 @@ def test_report_on_a_named_run_against_another(workspace, tmp_path):
 
 @pytest.fixture(scope="module")
 def governed(workspace):
-    return pipeline(workspace, workspace.parent / "pipeline", html=workspace.parent / "pipeline.html")
+    return pipeline(workspace, workspace.parent / "pipeline")
 
 
 def test_velocity_buckets_and_historical_win_rates(governed):
@@ -391,8 +392,10 @@ def test_zombies_skip_deals_stalled_for_a_known_reason(governed, workspace):
     assert z["examples"][0]["reason"] == "fit_score 40.0 < 65; no stage change for 36 days"
     with (workspace.parent / "pipeline" / "zombies.csv").open() as fh:
         assert [r["opportunity_id"] for r in csv.DictReader(fh)] == ["O10"]
-    page = (workspace.parent / "pipeline.html").read_text()
-    assert page.startswith("<!DOCTYPE html>") and "https://" not in page
+    from tierwise.web.app import render_view
+
+    page = render_view("pipeline", governed.payload)
+    assert "Velocity buckets" in page and "requalify" in page and "https://" not in page
 
 
 def test_zombies_without_the_exclusion(workspace, tmp_path):

@@ -8,6 +8,7 @@ form, keyboard focus is visible; a screenshot of each page is kept under ``tests
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -34,14 +35,14 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def server(web_app):
+@contextlib.contextmanager
+def _serving(app):
     import uvicorn
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(web_app, host="127.0.0.1", port=port, log_level="warning",
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                         lifespan="off", access_log=False))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -50,9 +51,17 @@ def server(web_app):
         if time.monotonic() > deadline:
             pytest.fail("the dashboard server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(web_app):
+    with _serving(web_app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -92,11 +101,36 @@ def test_every_page_opens_without_console_errors(page, server, web_app):
         assert page.title().endswith("tierwise"), url
         _shot(page, name)
         assert page.errors == [], (url, page.errors)
-    # a view whose output exists embeds it
-    page.goto(server + "/views/icp")
-    assert page.frame_locator("iframe.report").locator("h1").inner_text() == "ICP document"
+
+MIN_MARKS = {"performance": 8, "pipeline": 8, "icp": 3, "territories": 5, "rfm": 25, "assessment": 4}
+
+
+def test_every_view_page_draws_its_charts_from_the_data(page, server):
+    for key, least in MIN_MARKS.items():
+        page.goto(server + f"/views/{key}")
+        assert page.locator("#empty-state").count() == 0, key
+        assert _marks(page) >= least, key
+        assert page.locator("iframe").count() == 0
+    page.goto(server + "/views/assessment")
+    assert page.locator("svg.radar polygon.mark").count() == 1  # evidence mode: one series
     page.goto(server + "/views/rfm")
-    assert "tierwise rfm" in page.locator("#empty-state").inner_text()
+    assert page.locator("svg.chart rect.mark").count() >= 25  # the 5x5 grid and the segment bars
+    assert page.errors == []
+
+
+def test_empty_views_say_what_to_run(page, bare_dashboard):
+    from fastapi import FastAPI
+
+    from tierwise.web.app import router
+
+    app = FastAPI()
+    app.include_router(router(bare_dashboard))
+    with _serving(app) as url:
+        for key in MIN_MARKS:
+            page.goto(url + f"/views/{key}")
+            assert "tierwise " in page.locator("#empty-state code").inner_text(), key
+            _shot(page, f"empty-{key}")
+    assert page.errors == []
 
 
 def test_charts_render_marks(page, server):
@@ -148,10 +182,22 @@ def test_filters_and_pagination_through_the_form(page, server, web_app):
 
 
 def test_keyboard_navigation_and_visible_focus(page, server):
-    page.goto(server + "/")
+    page.goto(server + "/views/pipeline")
     page.keyboard.press("Tab")
     focused = page.evaluate("() => [document.activeElement.className, document.activeElement.textContent]")
     assert focused == ["skip", "Skip to content"]
+    page.keyboard.press("Enter")  # the skip link moves focus past the navigation
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    order = []
+    page.goto(server + "/")
+    page.keyboard.press("Tab")
+    for _ in range(9):  # focus order: skip link, then the navigation in reading order
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("() => document.activeElement.textContent"))
+    assert order[:8] == ["Overview", "Accounts", "Segment performance", "Pipeline health", "ICP document",
+                         "Territory balance", "RFM", "Maturity assessment"]
+    page.goto(server + "/")
+    page.keyboard.press("Tab")
     page.keyboard.press("Tab")  # the first nav link
     style = page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
         return [document.activeElement.tagName, s.outlineStyle, s.outlineWidth]; }""")
@@ -165,13 +211,27 @@ def test_keyboard_navigation_and_visible_focus(page, server):
 def test_static_report_opens_without_server_or_network(page, workspace, tmp_path):
     from tierwise.web.app import write_static
 
-    path = write_static(workspace, tmp_path / "dashboard.html", top_n=25)
+    path = write_static(workspace, tmp_path / "report.html", top_n=25)
     requested: list[str] = []
+    blocked: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
+    # the network is cut: any request that is not the file itself fails (and is recorded)
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+               else (blocked.append(route.request.url), route.abort())[1])
     page.goto(path.as_uri())
     page.wait_for_load_state("load")
-    assert [u for u in requested if not u.startswith("file:")] == []
-    assert _marks(page) >= 10
-    assert page.locator("table").last.locator("tbody tr").count() == 25
+    assert [u for u in requested if not u.startswith("file:")] == [] and blocked == []
+    assert _marks(page) >= 100
+    assert page.locator("#top + table tbody tr").count() == 25
+    for key, least in MIN_MARKS.items():  # every view inline, its charts drawn
+        section = page.locator(f"section#{key}")
+        assert section.locator("#empty-state").count() == 0, key
+        assert section.locator("svg.chart .mark").count() >= least, key
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    page.locator('header a[href="#rfm"]').click()  # in-file navigation
+    assert page.url.endswith("#rfm")
     _shot(page, "static-report")
     assert page.errors == []

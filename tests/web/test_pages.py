@@ -177,45 +177,116 @@ def test_unknown_account_is_a_404_page(client):
     assert r.status_code == 404 and "Search for it" in r.text
 
 
-def test_report_views_embed_outputs_or_say_what_to_run(client, workspace):
-    icp = client.get("/views/icp").text
-    assert '<iframe class="report" src="/views/icp/file"' in icp
-    assert "ICP document" in client.get("/views/icp/file").text
-    for key, command in (("performance", "tierwise report"), ("pipeline", "tierwise pipeline"),
-                         ("territories", "tierwise territories"), ("rfm", "tierwise rfm"),
-                         ("assessment", "tierwise assess")):
-        html = client.get(f"/views/{key}").text
-        assert 'id="empty-state"' in html and f"run <code>{command} " in html
-        assert str(workspace) in html
-        assert client.get(f"/views/{key}/file").status_code == 404
+VIEW_MARKERS = {  # a heading and the least number of chart marks each view draws from the workspace's outputs
+    "performance": ("Win rate by segment", 8), "pipeline": ("Velocity buckets", 8), "icp": ("Win-rate lift", 3),
+    "territories": ("Potential per rep", 5), "rfm": ("The RFM grid", 25), "assessment": ("The five dimensions", 4)}
+
+
+@pytest.mark.parametrize("key", sorted(VIEW_MARKERS))
+def test_each_view_is_a_page_with_charts_from_the_data(client, key):
+    html = client.get(f"/views/{key}").text
+    _well_formed(html)
+    heading, marks = VIEW_MARKERS[key]
+    assert heading in html and 'id="empty-state"' not in html and "<iframe" not in html
+    assert html.count('class="mark"') >= marks
+    assert 'aria-current="page"' in html.split(f'href="/views/{key}"', 1)[1][:30]
+
+
+def test_view_pages_read_the_outputs(client, workspace):
+    import json
+
+    report = json.loads((workspace.parent / "report" / "report.json").read_text())
+    html = client.get("/views/performance").text
+    for row in report["performance"]["by_segment"]:
+        assert row["group"] in html
+    assert report["run"]["run_id"] in html
+    rfm = json.loads((workspace.parent / "rfm" / "summary.json").read_text())
+    page = client.get("/views/rfm").text
+    assert f"{rfm['customers']:,}" in page or human_number(rfm["customers"]) in page
+    assert "Segment moves since the previous run" in page and "→" in page
+    radar = client.get("/views/assessment").text.split('class="chart radar"', 1)[1].split("</svg>", 1)[0]
+    assert radar.count("<circle") >= 3  # the evidence's suggested scores (alignment: the data cannot say)
     assert client.get("/views/nope").status_code == 404
 
 
-def test_static_report_is_self_contained(workspace, tmp_path):
+def test_views_without_outputs_say_what_to_run(bare_dashboard):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from tierwise.web.app import router
+
+    app = FastAPI()
+    app.include_router(router(bare_dashboard))
+    bare = TestClient(app)
+    base = str(bare_dashboard.base_dir)
+    for key, command in (("performance", "tierwise report"), ("pipeline", "tierwise pipeline"),
+                         ("icp", "tierwise icp discover"), ("territories", "tierwise territories"),
+                         ("rfm", "tierwise rfm"), ("assessment", "tierwise assess --evidence")):
+        html = bare.get(f"/views/{key}").text
+        _well_formed(html)
+        assert 'id="empty-state"' in html and f"run <code>{command} " in html and base in html
+        assert 'class="mark"' not in html
+    overview = bare.get("/").text
+    assert overview.count("(not made yet)") == 6
+
+
+def test_a_broken_output_file_is_an_empty_state_not_an_error(tmp_path):
+    from tierwise.web.views import VIEWS_BY_KEY
+
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "pipeline" / "pipeline.json").write_text("{not json", encoding="utf-8")
+    assert VIEWS_BY_KEY["pipeline"].find(tmp_path) == tmp_path / "pipeline"
+    assert VIEWS_BY_KEY["pipeline"].load(tmp_path) is None
+    (tmp_path / "tierwise-out" / "rfm").mkdir(parents=True)  # the commands' default --out is also looked at
+    (tmp_path / "tierwise-out" / "rfm" / "summary.json").write_text("{}", encoding="utf-8")
+    assert VIEWS_BY_KEY["rfm"].find(tmp_path) == tmp_path / "tierwise-out" / "rfm"
+
+
+def _self_contained(html: str) -> None:
+    _well_formed(html)
+    assert "<script" not in html and "<iframe" not in html and "<link rel=\"stylesheet\"" not in html
+    assert not re.search(r'(src|href|url)\s*[=(]\s*["\']?(https?:)?//', html), "a reference needs the network"
+    assert "@import" not in html and "@font-face" not in html
+    assert 'href="/' not in html and 'src="/' not in html  # no link needs a server
+
+
+def test_static_report_holds_every_view_inline(workspace, tmp_path):
     from tierwise.web.app import write_static
 
-    path = write_static(workspace, tmp_path / "dash.html", top_n=20)
+    path = write_static(workspace, tmp_path / "report.html", top_n=20)
     html = path.read_text(encoding="utf-8")
-    _well_formed(html)
-    assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html)
-    assert "Top 20 accounts" in html and html.count('class="mark"') > 10
-    assert "What changed since the previous run" in html
-    assert 'href="/' not in html  # no link needs a server
+    _self_contained(html)
+    assert "Top 20 accounts" in html and "What changed since the previous run" in html
+    for key, (heading, _) in VIEW_MARKERS.items():
+        section = html.split(f'<section class="report-view" id="{key}"', 1)[1].split("</section>", 1)[0]
+        assert heading in section and 'id="empty-state"' not in section, key
+    assert html.count('class="mark"') > 100
+    assert f'href="#{"rfm"}"' in html  # the navigation jumps within the file
 
 
-def test_cli_dashboard_writes_the_file(workspace, tmp_path):
+def test_static_report_of_a_bare_workspace_names_each_command(bare_dashboard):
+    from tierwise.web.app import render_static
+
+    html = render_static(bare_dashboard.spec_file, bare_dashboard.data, top_n=5)
+    _self_contained(html)
+    assert html.count('id="empty-state"') == 6 and "then write this report again" in html
+
+
+def test_cli_report_html_writes_the_dashboard_views_and_keeps_json_and_csv(workspace, tmp_path):
     from typer.testing import CliRunner
 
     from tierwise.cli.main import app
 
-    out = tmp_path / "d.html"
-    result = CliRunner().invoke(app, ["dashboard", str(workspace), "--html", str(out), "--top", "5"])
+    out, page = tmp_path / "report", tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", str(workspace), "--out", str(out), "--html", str(page), "--top", "5"])
     assert result.exit_code == 0, result.output
-    assert out.exists() and "Top 5 accounts" in out.read_text(encoding="utf-8")
-    bad = CliRunner().invoke(app, ["dashboard", str(tmp_path / "missing.yaml"), "--html", str(out)])
-    assert bad.exit_code == 1
-    helped = CliRunner().invoke(app, ["dashboard", "--help"])
-    assert helped.exit_code == 0 and "Example" in helped.stdout and "tierwise dashboard" in helped.stdout
+    assert {"report.json", "segments.csv", "tiers.csv", "alerts.csv"} <= {p.name for p in out.iterdir()}
+    html = page.read_text(encoding="utf-8")
+    _self_contained(html)
+    assert "Top 5 accounts" in html and "Win rate by segment" in html and "Velocity buckets" in html
+    helped = CliRunner().invoke(app, ["report", "--help"])
+    assert helped.exit_code == 0 and "self-contained" in helped.stdout
+    assert CliRunner().invoke(app, ["dashboard", str(workspace)]).exit_code != 0  # folded into report --html
 
 
 def _luminance(hex_colour: str) -> float:
@@ -262,3 +333,23 @@ def test_pages_follow_score_order_on_a_large_table():
             assert got.total == data._sql(f"SELECT COUNT(*) FROM {TABLE} {where}", params)[0][0]
     finally:
         data.close()
+
+
+def test_search_exact_id_fast_path_and_one_scan_for_few_matches():
+    from tierwise.web import data as D
+
+    ids = [f"A{i:03d}" for i in range(1, 1201)]
+    t = pa.table({"account_id": ids, "account_name": [f"Acme {i}" for i in range(1, 1201)],
+                  "score": [float(i % 100) for i in range(1, 1201)], "tier": ["A"] * 1200, "segment": ["S"] * 1200})
+    d = DashboardData(t)
+    try:
+        exact = d.accounts(Filters(q="a012"))  # an exact id (any case): that account only, not A0120-A0129
+        assert [r["account_id"] for r in exact.rows] == ["A012"] and exact.total == 1
+        some = d.accounts(Filters(q="acme 11", per_page=25, page=2))  # 11, 110-119, 1100-1199: 111 matches
+        assert some.total == 111 and len(some.rows) == 25
+        scores = [r["score"] for r in d.accounts(Filters(q="acme 11", per_page=100)).rows]
+        assert scores == sorted(scores, reverse=True)
+        broad = d.accounts(Filters(q="acme", per_page=25, page=3))  # over SEARCH_CAP: COUNT + LIMIT/OFFSET
+        assert broad.total == 1200 > D.SEARCH_CAP and len(broad.rows) == 25
+    finally:
+        d.close()

@@ -15,7 +15,9 @@ HistoryOpt = Annotated[str | None, typer.Option(
     "--history", help="History store overriding the spec's governance.history: a .duckdb file or "
                       "postgresql://user@host/db (password from PGPASSWORD or ~/.pgpass).")]
 RunOpt = Annotated[str | None, typer.Option("--run", help="Run id to report on (default: the latest recorded run).")]
-HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")]
+HtmlOpt = Annotated[Path | None, typer.Option(
+    "--html", help="Also write the dashboard's views as one self-contained HTML file (no server, no network).")]
+TopOpt = Annotated[int, typer.Option("--top", min=1, max=10_000, help="Top accounts listed in the --html file.")]
 
 STATUS_STYLE = {"ok": "green", "met": "green", "in line": "green", "above": "green", "warn": "yellow",
                 "missed": "yellow", "below": "red", "alert": "bold red", "unknown": "dim", "too few": "dim",
@@ -47,6 +49,7 @@ def report_command(
     against: Annotated[str | None, typer.Option(
         "--against", help="Run to compare with for drift (default: the run before --run).")] = None,
     history: HistoryOpt = None,
+    top: TopOpt = 100,
     as_of: AsOfOpt = None,
     engine: EngineOpt = None,
 ) -> None:
@@ -55,15 +58,32 @@ def report_command(
     actionability test; ICP coverage of pipeline and wins; drift and tier migration since the previous run;
     whether tiers predict outcomes. Reads the latest recorded run (scoring one first when there is none).
 
+    --html writes every dashboard view (overview, top accounts, segment performance, pipeline health, ICP,
+    territory balance, RFM, assessment; the ones not made yet as what to run) as one self-contained file.
+
     Example: [bold]tierwise report spec.yaml --out out/report --html report.html[/]
     """
     from tierwise.jobs.governance import report
 
     with progress_bar() as progress:
-        result = run(report, spec, out, run_id=run_id, against=against, history=history, html=html,
+        result = run(report, spec, out, run_id=run_id, against=against, history=history,
                      as_of=parse_date(as_of), engine_url=engine, progress=progress)
+        page = _write_html(spec, html, {"performance": result.payload}, top, as_of, engine, progress)
     print_report(result.payload)
     console.print(f"outputs: [bold]{out}[/] ({', '.join(sorted(Path(f).name for f in result.files.values()))})")
+    if page:
+        console.print(f"HTML report: [bold]{page}[/] (open it in any browser; no server or network needed)")
+
+
+def _write_html(spec: Path, html: Path | None, payloads: dict[str, Any], top: int, as_of: str | None,
+                engine: str | None, progress: Any) -> Path | None:
+    """The static report (the dashboard's templates), with the payload just computed in place of its file."""
+    if html is None:
+        return None
+    from tierwise.web.app import write_static
+
+    return run(write_static, spec, html, as_of=parse_date(as_of), engine_url=engine, top_n=top, payloads=payloads,
+               progress=progress)
 
 
 def print_report(p: dict[str, Any], *, brief: bool = False) -> None:
@@ -137,23 +157,28 @@ def pipeline_command(
     html: HtmlOpt = None,
     run_id: RunOpt = None,
     history: HistoryOpt = None,
+    top: TopOpt = 100,
     as_of: AsOfOpt = None,
     engine: EngineOpt = None,
 ) -> None:
     """Pipeline governance: open deals by age against the velocity threshold (50 days) and by time in stage,
     with historical win rates per bucket from your own deals; the zombie list (ICP score below 65, no stage
     change in 30-45 days) with owner and action: requalify or close. Writes pipeline.json, velocity.csv,
-    time_in_stage.csv, stages.csv and zombies.csv.
+    time_in_stage.csv, stages.csv and zombies.csv; --html the same self-contained file as
+    `tierwise report --html` (every dashboard view).
 
-    Example: [bold]tierwise pipeline spec.yaml --out out/pipeline --html pipeline.html[/]
+    Example: [bold]tierwise pipeline spec.yaml --out out/pipeline --html report.html[/]
     """
     from tierwise.jobs.governance import pipeline
 
     with progress_bar() as progress:
-        result = run(pipeline, spec, out, run_id=run_id, history=history, html=html, as_of=parse_date(as_of),
+        result = run(pipeline, spec, out, run_id=run_id, history=history, as_of=parse_date(as_of),
                      engine_url=engine, progress=progress)
+        page = _write_html(spec, html, {"pipeline": result.payload}, top, as_of, engine, progress)
     print_pipeline(result.payload)
     console.print(f"outputs: [bold]{out}[/] ({', '.join(sorted(Path(f).name for f in result.files.values()))})")
+    if page:
+        console.print(f"HTML report: [bold]{page}[/] (open it in any browser; no server or network needed)")
 
 
 def print_pipeline(p: dict[str, Any], *, brief: bool = False) -> None:

@@ -155,8 +155,10 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
 ) -> None:
     """Generate a synthetic CRM workspace (accounts, contacts, deals, events, leads) and run every step on it
-    (DuckDB): validate, score, ICP discovery, lookalikes, propensity, lead scoring, lead routing and RFM
-    (a run a quarter earlier, then today's, with tasks for the customers whose segment changed).
+    (DuckDB): validate, score, ICP discovery, lookalikes, propensity, lead scoring, lead routing, RFM
+    (a run a quarter earlier, then today's, with tasks for the customers whose segment changed), the
+    governance report and pipeline, a territory plan and the evidence-mode maturity assessment — then
+    writes report/report.html, every dashboard view in one file (`tierwise serve` shows them live).
 
     Example: [bold]tierwise demo --out demo-workspace --accounts 5000[/]
     """
@@ -176,8 +178,12 @@ def demo(
     from tierwise.jobs.rfm import history_runs, rfm
     from tierwise.jobs.score import score as run_score
     from tierwise.jobs.score import validate as run_validate
+    from tierwise.jobs.territories import territories as plan_territories
+    from tierwise.jobs.workspace import write_json
+    from tierwise.reports import assessment as am
     from tierwise.spec.loader import load_spec
     from tierwise.spec.model import RfmSpec
+    from tierwise.web.app import write_static
 
     with _progress() as progress:
         with progress.step(f"generating {accounts:,} accounts"):
@@ -208,9 +214,18 @@ def demo(
             old.unlink()
         _run(rfm, spec_file, out / "rfm", as_of=spec_file.spec.as_of - timedelta(days=91), progress=progress)
         customers = _run(rfm, spec_file, out / "rfm", progress=progress)
-        governed = _run(run_report, spec_file, out / "report", html=out / "report" / "report.html", progress=progress)
-        piped = _run(run_pipeline, spec_file, out / "pipeline", html=out / "pipeline" / "pipeline.html",
-                     progress=progress)
+        governed = _run(run_report, spec_file, out / "report", progress=progress)
+        piped = _run(run_pipeline, spec_file, out / "pipeline", progress=progress)
+        # the plan reads today's scores file (no second scoring pass)
+        planned = _run(plan_territories, spec_file, out / "territories", scores_file=out / "scores" / "scores.parquet",
+                       progress=progress)
+        with progress.step("maturity assessment (evidence from the data)"):
+            found = _run(am.evidence, spec_path)
+            _run(write_json, out / "assessment" / "assessment.json",
+                 {"assessment": None, "progress": None, "evidence": found})
+        page = _run(write_static, spec_file, out / "report" / "report.html", progress=progress,
+                    scores_file=out / "scores" / "scores.parquet",
+                    payloads={"performance": governed.payload, "pipeline": piped.payload})
     console.rule("[bold]tierwise demo")
     console.print(f"workspace: [bold]{out}[/] (spec: {spec_path})")
     _print_loads(checked.tables)
@@ -230,8 +245,13 @@ def demo(
     print_rfm_summary(customers.summary)
     print_report(governed.payload, brief=True)
     print_pipeline(piped.payload, brief=True)
-    console.print(f"reports: [bold]{out / 'report' / 'report.html'}[/], [bold]{out / 'pipeline' / 'pipeline.html'}[/] "
-                  "(JSON and CSV alongside); run history: "
+    _print_territories_brief(planned.summary)
+    suggested = {k: v["suggested"] for k, v in found["dimensions"].items() if v["suggested"] is not None}
+    console.print("maturity (evidence): " + ", ".join(f"{k} {v:g}" for k, v in suggested.items())
+                  + f" — {out / 'assessment' / 'assessment.json'}", highlight=False)
+    console.print(f"report: [bold]{page}[/] (every dashboard view in one file; live: "
+                  f"`tierwise serve {spec_path}`); JSON and CSV in {out / 'report'}, {out / 'pipeline'}, "
+                  f"{out / 'territories'}; run history: "
                   f"[bold]{_history_file(spec_file)}[/] (`tierwise history list {spec_path}`)")
     console.print(f"outputs: [bold]{out / 'scores'}[/] (scores, propensity, summary.json, quarantine/), "
                   f"[bold]{out / 'icp'}[/] (icp.html, icp.md, attributes.csv, suggested_fit.yaml, lookalikes.csv), "
@@ -239,6 +259,14 @@ def demo(
                   f"scores), [bold]{out / 'routing'}[/] (decisions, matches, audit.jsonl), [bold]{out / 'rfm'}[/] "
                   f"(rfm, tasks, summary.json); "
                   f"propensity: {propensity['files']['csv']}")
+
+
+def _print_territories_brief(s: dict[str, Any]) -> None:
+    p = s["plan"]
+    console.print(f"territories: {p['accounts']['planned']:,} accounts planned across {p['reps']['active']} active "
+                  f"reps, {p['moves']['total']:,} moves; reps outside ±{s['settings']['tolerance']:.0%}: "
+                  f"{p['reps_out_of_band']['before']} → {p['reps_out_of_band']['after']}; "
+                  f"uncovered {p['uncovered']:,} ({p['solver']['status']})", highlight=False)
 
 
 # --------------------------------------------------------------------------- assess
@@ -260,6 +288,7 @@ def assess(
 
     Example: [bold]tierwise assess --answers answers.yaml --evidence spec.yaml --html maturity.html[/]
     """
+    from tierwise.engine.base import write_text_atomic
     from tierwise.reports import assessment as am
 
     if answers is None and evidence is None:
@@ -281,10 +310,10 @@ def assess(
         _print_evidence(found)
     if json_out:
         payload = {"assessment": result, "progress": progress_info, "evidence": found}
-        _run(json_out.write_text, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        _run(write_text_atomic, json_out, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
         console.print(f"JSON written to [bold]{json_out}[/]")
     if html_out:
-        _run(html_out.write_text, am.render_html(result, found, progress_info), encoding="utf-8")
+        _run(write_text_atomic, html_out, am.render_html(result, found, progress_info))
         console.print(f"HTML report written to [bold]{html_out}[/]")
 
 
@@ -414,7 +443,6 @@ def print_score_summary(summary: dict[str, Any], top: list[dict[str, Any]]) -> N
 
 def _register_groups() -> None:
     from tierwise.cli.compile import compile_command
-    from tierwise.cli.dashboard import dashboard_command
     from tierwise.cli.export import export_command
     from tierwise.cli.governance import history_app, pipeline_command, report_command
     from tierwise.cli.leads import leads_app
@@ -434,7 +462,6 @@ def _register_groups() -> None:
     app.command("report")(report_command)
     app.command("pipeline")(pipeline_command)
     app.add_typer(history_app, name="history")
-    app.command("dashboard")(dashboard_command)
 
 
 _register_groups()

@@ -166,6 +166,10 @@ ROLES = ("enterprise_ae", "mid_market_ae", "smb_pool", "sdr")
 ROLE_CYCLE = np.array([2, 1, 0, 3, 2, 1, 2, 0, 3, 1])
 ROLE_CAPACITY = ((30, 61), (100, 201), (1500, 3001), (300, 601))  # accounts a rep can own, per role
 REP_TEAM = 8  # reps per team; the team's first rep manages the others
+# Reps of a role take regions in this order (largest first), so a role with five or more reps staffs every
+# region and the territory plan (per role and region) has a team in each; 25 reps give every role five.
+REP_REGION_ORDER = np.array([0, 2, 1, 3, 4])  # NA-East, EMEA, NA-West, APAC, LATAM
+MIN_REPS = 25
 
 OPEN_STAGES = ("Prospecting", "Qualification", "Proposal", "Negotiation")
 PRODUCTS = (("Platform", 50), ("Analytics", 25), ("Integrations", 15), ("Premium Support", 10))
@@ -575,9 +579,14 @@ class _Reps:
 
 
 def _reps(rng: np.random.Generator, accounts: int) -> _Reps:
-    n = max(10, accounts // 250)
+    n = max(MIN_REPS, accounts // 250)
     role = ROLE_CYCLE[np.arange(n) % len(ROLE_CYCLE)]
-    region = _choice(rng, [30, 25, 27, 12, 6], n)
+    # the k-th rep of a role covers region k mod 5 (largest regions first): no regional team is left empty
+    rank = np.zeros(n, dtype=np.int64)
+    for r in range(len(ROLES)):
+        mine = role == r
+        rank[mine] = np.arange(int(mine.sum()))
+    region = REP_REGION_ORDER[rank % len(REP_REGION_ORDER)]
     low, high = np.array(ROLE_CAPACITY).T
     capacity = rng.integers(low[role], high[role])
     first, last = rng.integers(0, len(FIRST_NAMES), n), rng.integers(0, len(LAST_NAMES), n)
@@ -594,7 +603,8 @@ def _reps(rng: np.random.Generator, accounts: int) -> _Reps:
         "role": _take(ROLES, role),
         "region": _take(REGIONS, region),
         "capacity": pa.array(capacity),
-        "active": pa.array(rng.random(n) >= 0.05),
+        # 5% inactive (the planner moves their accounts), but never a region's first rep of a role
+        "active": pa.array((rng.random(n) >= 0.05) | (rank < len(REP_REGION_ORDER))),
         "manager_id": ids.take(pa.array(manager, mask=manager == np.arange(n))),
         "specialisation": pa.nulls(n, type=pa.list_(pa.string())),  # territories: none specialise in the demo
     })

@@ -6,6 +6,9 @@
 * :func:`pipeline` — ``tierwise pipeline``: velocity, time in stage, zombies;
 * :func:`runs` and :func:`changes` — ``tierwise history``.
 
+These functions write JSON and CSV only; the HTML page (``--html``) is the dashboard's static report,
+rendered by the CLI with :func:`tierwise.web.app.write_static` (domain code never imports the web layer).
+
 Reports read a run's accounts (score, tier, segment, owner) from the history store and the deals and
 leads from the spec's files; the engine does every aggregation. When the store holds no run yet, the
 report scores one first (and records it).
@@ -13,7 +16,7 @@ report scores one first (and records it).
 Examples
 --------
 >>> from tierwise.jobs.governance import report
->>> result = report("demo-workspace/spec.yaml", "out/report", html="out/report.html")   # doctest: +SKIP
+>>> result = report("demo-workspace/spec.yaml", "out/report")                            # doctest: +SKIP
 >>> result.payload["guardrails"]["verdict"]                                              # doctest: +SKIP
 'actionable: every guardrail holds'
 """
@@ -240,7 +243,7 @@ def _input_summary(loads: dict[str, TableLoad]) -> dict[str, Any]:
 
 
 def report(spec: str | Path | SpecFile, out_dir: str | Path, *, run_id: str | None = None,
-           against: str | None = None, history: str | None = None, html: str | Path | None = None,
+           against: str | None = None, history: str | None = None,
            as_of: date | None = None, engine_url: str | None = None,
            progress: Progress = NULL_PROGRESS) -> ReportResult:
     """Segment performance, funnel, guardrails, ICP coverage, drift and the tier check for one run.
@@ -295,8 +298,6 @@ def report(spec: str | Path | SpecFile, out_dir: str | Path, *, run_id: str | No
             }
             payload["alerts"] = _alerts(payload)
             files = R.write_report_files(out, payload, changes)
-            if html is not None:
-                files["html"] = str(write_text_atomic(Path(html), R.report_html(payload)))
     finally:
         ctx.store.close()
     return ReportResult(out, files, payload, ctx.run, previous, ctx.notes)
@@ -342,7 +343,7 @@ def _alerts(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def pipeline(spec: str | Path | SpecFile, out_dir: str | Path, *, run_id: str | None = None,
-             history: str | None = None, html: str | Path | None = None, as_of: date | None = None,
+             history: str | None = None, as_of: date | None = None,
              engine_url: str | None = None, progress: Progress = NULL_PROGRESS) -> ReportResult:
     """Velocity buckets, time in stage and the zombie list for the open pipeline."""
     from tierwise.reports import performance as P
@@ -368,8 +369,6 @@ def pipeline(spec: str | Path | SpecFile, out_dir: str | Path, *, run_id: str | 
             payload = {"spec": ctx.spec_file.spec.name, "run": _run_brief(ctx.run), "history": ctx.store.display,
                        "inputs": _input_summary(ctx.loads), **body, "notes": ctx.notes}
             files = R.write_pipeline_files(out, payload, engine, zombies)
-            if html is not None:
-                files["html"] = str(write_text_atomic(Path(html), R.pipeline_html(payload)))
     finally:
         ctx.store.close()
     return ReportResult(out, files, payload, ctx.run, None, ctx.notes)

@@ -1,9 +1,12 @@
-"""The dashboard: server-rendered pages (Jinja2) over the scored accounts, mounted on the API app.
+"""The dashboard: server-rendered pages (Jinja2, inline-SVG charts) over the scored accounts, mounted on the API.
 
 Pages (no bearer token; see docs/dashboard.md): ``/`` overview, ``/accounts`` the list (search, filters,
-pagination — all in the engine), ``/accounts/{id}`` one account, ``/views/{key}`` the workspace's report
-outputs (segment performance, pipeline, ICP, territories, RFM, assessment) or what to run to make them.
-:func:`render_static` writes the same overview, top accounts, segments and distribution as one HTML file.
+pagination — all in the engine), ``/accounts/{id}`` one account, ``/views/{key}`` segment performance,
+pipeline health, the ICP document, territory balance, RFM and the maturity assessment, each drawn from the
+outputs of its command (:mod:`tierwise.web.views`) or an empty state naming the command.
+
+:func:`render_static` renders the **same templates** into one self-contained HTML file (no script, no
+stylesheet or font to fetch, no network): ``tierwise report SPEC --html FILE`` writes it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tierwise.web import charts
@@ -28,8 +31,8 @@ from tierwise.web.data import (
     run_changes,
     spec_context,
 )
-from tierwise.web.format import human_number, percent, score
-from tierwise.web.views import OUTPUT_VIEWS, VIEWS_BY_KEY
+from tierwise.web.format import human_number, percent, score, signed_percent
+from tierwise.web.views import OUTPUT_VIEWS, VIEWS_BY_KEY, OutputView
 
 _env: Environment | None = None
 
@@ -39,15 +42,76 @@ def environment() -> Environment:
     if _env is None:
         env = Environment(loader=PackageLoader("tierwise.web", "templates"),
                           autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-        env.filters.update(human=human_number, pct=percent, score=score, tier_colour=charts.tier_colour)
+        env.filters.update(human=human_number, pct=percent, score=score, signed_pct=signed_percent,
+                           tier_colour=charts.tier_colour, bar_row=_bar_row, column=_column, lift_row=_lift_row,
+                           rep_row=_rep_row, move_row=_move_row)
         env.globals.update(charts=charts, views=OUTPUT_VIEWS, guardrail_min=GUARDRAIL_MIN_SHARE,
-                           guardrail_max=GUARDRAIL_MAX_SHARE, guardrail_segments=GUARDRAIL_MAX_SEGMENTS)
+                           guardrail_max=GUARDRAIL_MAX_SHARE, guardrail_segments=GUARDRAIL_MAX_SEGMENTS,
+                           pct_fn=percent, lift_fn=_lift, radar_axes=_radar_axes)
         _env = env
     return _env
 
 
 def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
+
+
+# -- chart rows from the views' data (template filters) ----------------------------------------------
+
+
+def _bar_row(r: dict[str, Any], name: str, value: str, by_tier: bool = False) -> dict[str, Any]:
+    """A row of a report table as a bar: the value, its 95% interval when the row has one, the tier colour."""
+    return {"name": "unassigned" if r[name] is None else r[name], "value": r.get(value), "low": r.get("ci_low"), "high": r.get("ci_high"),
+            "colour": charts.tier_colour(r[name]) if by_tier else None}
+
+
+def _column(r: dict[str, Any], name: str, value: str, flag: str) -> dict[str, Any]:
+    return {"name": r[name], "value": r.get(value) or 0, "flag": bool(r.get(flag))}
+
+
+def _lift(v: float) -> str:
+    return f"{v:.2f}×"
+
+
+def _lift_row(a: dict[str, Any]) -> dict[str, Any]:
+    return {"name": f"{a['attribute']} = {a['value']}", "value": a["lift"],
+            "colour": charts.BAR if a["lift"] >= 1 else charts.WARN,
+            "note": f"win rate {percent(a['win_rate'])}, {human_number(a['support'])} deals"}
+
+
+def _rep_row(r: dict[str, Any]) -> dict[str, Any]:
+    off = r["status_after"] not in ("ok", "")
+    return {"name": f"{r['rep_id']} · {r['role']} {r['region']}", "value": r["potential_after"],
+            "colour": charts.WARN if off else charts.BAR,
+            "note": f"{signed_percent(r['potential_dev_after'])} vs role mean, {r['accounts_after']} accounts"}
+
+
+def _move_row(t: dict[str, Any]) -> dict[str, Any]:
+    return {"name": f"{t['from']} → {t['to']}", "value": t["customers"],
+            "colour": charts.WARN if t["to"] in ("At-Risk", "Lost", "Hibernating", "Cannot Lose Them") else None}
+
+
+def _radar_axes(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """One axis per dimension: the team's answer (``value``) and the evidence's suggestion (``second``)."""
+    from tierwise.reports.assessment import DIMENSIONS
+
+    answered = ((d.get("assessment") or {}).get("scores")) or {}
+    found = ((d.get("evidence") or {}).get("dimensions")) or {}
+    axes = []
+    for dim in DIMENSIONS:
+        a = answered.get(dim.key)
+        e = (found.get(dim.key) or {}).get("suggested")
+        axes.append({"key": dim.key, "name": dim.name, "answered": a, "suggested": e,
+                     "evidence": (found.get(dim.key) or {}).get("evidence") or [],
+                     "value": a if answered else e, "second": e if answered else None})
+    return axes
+
+
+def view_context(view: OutputView, base_dir: Path, spec_path: str,
+                 data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a view's template needs: its data (``data``, else loaded from the workspace) and its command."""
+    return {"view": view, "d": data if data is not None else view.load(base_dir),
+            "command": view.command.format(spec=spec_path, dir=str(base_dir))}
 
 
 class Dashboard:
@@ -122,17 +186,8 @@ def router(dashboard: Dashboard) -> APIRouter:
         v = VIEWS_BY_KEY.get(key)
         if v is None:
             raise HTTPException(404, f"no view '{key}'")
-        found = v.find(d.base_dir)
-        return HTMLResponse(render("view.html", **d.context(page=key, view=v, found=found,
-                                                            command=v.command.format(spec=d.spec_path))))
-
-    @r.get("/views/{key}/file")
-    def view_file(key: str) -> FileResponse:
-        v = VIEWS_BY_KEY.get(key)
-        found = v.find(d.base_dir) if v else None
-        if found is None:
-            raise HTTPException(404, f"view '{key}' has no output file yet")
-        return FileResponse(found, media_type="text/html")
+        # read per request: a report run while the server is up shows on the next reload
+        return HTMLResponse(render("view.html", **d.context(page=key, **view_context(v, d.base_dir, d.spec_path))))
 
     return r
 
@@ -158,26 +213,54 @@ def mount(app: Any, service: Any) -> Dashboard:
 # --------------------------------------------------------------------------- the static report
 
 
-def render_static(spec_file: Any, data: DashboardData, *, as_of: date | None = None, top_n: int = 100) -> str:
-    """Overview, top accounts, segments and distribution as one self-contained HTML page (no script, no network)."""
-    changes = run_changes(spec_file)
-    return render("static.html", spec_name=spec_file.spec.name, spec_path=str(spec_file.path or "spec.yaml"),
-                  as_of=as_of, overview=data.overview, static=True, changes=changes, top=data.top(top_n),
-                  top_n=top_n)
+def render_view(key: str, data: dict[str, Any] | None, *, spec_path: str = "spec.yaml", base_dir: Path = Path("."),
+                static: bool = True) -> str:
+    """One view's HTML fragment (what its dashboard page and the static report show) from its data.
+
+    >>> "tierwise rfm spec.yaml" in render_view("rfm", None)   # no data: the empty state names the command
+    True
+    """
+    view = VIEWS_BY_KEY[key]
+    return render("_view.html", static=static, spec_path=spec_path, view=view, d=data,
+                  command=view.command.format(spec=spec_path, dir=str(base_dir)))
+
+
+def render_static(spec_file: Any, data: DashboardData, *, as_of: date | None = None, top_n: int = 100,
+                  payloads: dict[str, dict[str, Any]] | None = None) -> str:
+    """Every dashboard view as one self-contained HTML page (no script, no network): the overview, the top
+    ``top_n`` accounts and each workspace view — from ``payloads[key]`` when given (``tierwise report`` passes
+    the report it just computed), else from the workspace's outputs, else its empty state."""
+    base = spec_file.base_dir
+    spec_path = str(spec_file.path or "spec.yaml")
+    sections = [view_context(v, base, spec_path, (payloads or {}).get(v.key)) for v in OUTPUT_VIEWS]
+    return render("static.html", spec_name=spec_file.spec.name, spec_path=spec_path, as_of=as_of,
+                  overview=data.overview, static=True, page="static", changes=run_changes(spec_file),
+                  top=data.top(top_n), top_n=top_n, sections=sections)
 
 
 def write_static(spec: str | Path | Any, html: str | Path, *, as_of: date | None = None,
-                 engine_url: str | None = None, top_n: int = 100, progress: Any = None) -> Path:
-    """Score the workspace and write the static dashboard to ``html`` atomically; returns the path."""
+                 engine_url: str | None = None, top_n: int = 100, payloads: dict[str, dict[str, Any]] | None = None,
+                 scores_file: str | Path | None = None, progress: Any = None) -> Path:
+    """Score the workspace (or read ``scores_file``, a ``scores.parquet`` of ``tierwise score``) and write the
+    static report to ``html`` atomically; returns the path.
+
+    >>> write_static("demo-workspace/spec.yaml", "report.html")   # doctest: +SKIP
+    PosixPath('report.html')
+    """
     from tierwise.engine.base import write_text_atomic
     from tierwise.spec.loader import SpecFile, load_spec
     from tierwise.web.data import score_table
 
     spec_file = spec if isinstance(spec, SpecFile) else load_spec(spec)
-    table, day = score_table(spec_file, as_of=as_of, engine_url=engine_url, progress=progress)
+    if scores_file is not None:  # already scored (the demo): no second scoring pass
+        import pyarrow.parquet as pq
+
+        table, day = pq.read_table(scores_file), as_of or spec_file.spec.as_of
+    else:
+        table, day = score_table(spec_file, as_of=as_of, engine_url=engine_url, progress=progress)
     data = DashboardData(table, **spec_context(spec_file))
     try:
-        text = render_static(spec_file, data, as_of=day, top_n=top_n)
+        text = render_static(spec_file, data, as_of=day, top_n=top_n, payloads=payloads)
     finally:
         data.close()
     return write_text_atomic(Path(html), text)

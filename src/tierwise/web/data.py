@@ -36,6 +36,8 @@ GUARDRAIL_MIN_SHARE = 0.15
 GUARDRAIL_MAX_SHARE = 0.60
 GUARDRAIL_MAX_SEGMENTS = 8
 PAGE_SIZES = (25, 50, 100)
+#: A search matching at most this many accounts is answered by one scan (rows and count together).
+SEARCH_CAP = 1000
 LIST_COLUMNS = ("account_id", "account_name", "owner_id", "score", "tier", "segment", "priority", "motion")
 TABLE = "tw_dashboard_accounts"
 
@@ -53,15 +55,18 @@ class Filters:
     page: int = 1
     per_page: int = 50
 
-    def where(self) -> tuple[str, list[Any]]:
-        """The SQL ``WHERE`` clause (placeholders only) and its parameters.
+    def where(self, *, exact_id: bool = False) -> tuple[str, list[Any]]:
+        """The SQL ``WHERE`` clause (placeholders only) and its parameters; ``exact_id``: ``q`` is an account id.
 
         >>> Filters(q="Ac", tier="A", min_score=50).where()
         ('WHERE contains(_search, ?) AND tier = ? AND score >= ?', ['ac', 'A', 50.0])
+        >>> Filters(q="A0042").where(exact_id=True)
+        ('WHERE _id_key = ?', ['a0042'])
         """
         parts, params = [], []
         if self.q.strip():
-            parts.append("contains(_search, ?)")  # _search: lower-cased "account_id account_name"
+            # _search: lower-cased "account_id account_name"; _id_key: lower-cased account_id
+            parts.append("_id_key = ?" if exact_id else "contains(_search, ?)")
             params.append(self.q.strip().lower())
         for column, value in (("tier", self.tier), ("segment", self.segment), ("owner_id", self.owner)):
             if value:
@@ -127,7 +132,8 @@ class DashboardData:
         # preserve_insertion_order is on), and the scan stops once the page is full.
         self._con.execute("SET preserve_insertion_order = true")
         self._con.execute(f"CREATE TEMP TABLE {TABLE} AS SELECT *, lower(concat_ws(' ', account_id, account_name)) "
-                          f"AS _search FROM _tw_dashboard_in ORDER BY score DESC NULLS LAST, account_id")
+                          f"AS _search, lower(account_id) AS _id_key FROM _tw_dashboard_in "
+                          "ORDER BY score DESC NULLS LAST, account_id")
         self._con.unregister("_tw_dashboard_in")
         self.columns = scores.column_names
         self.tier_specs = tiers or []
@@ -193,11 +199,24 @@ class DashboardData:
 
     # -- pages -----------------------------------------------------------------------------------
     def accounts(self, filters: Filters) -> Page:
-        """One page of accounts, best score first: a COUNT and a LIMIT/OFFSET query, filters as parameters."""
-        where, params = filters.where()
-        total = self._sql(f"SELECT COUNT(*) FROM {TABLE} {where}", params)[0][0]
+        """One page of accounts, best score first: a COUNT and a LIMIT/OFFSET query, filters as parameters.
+
+        A search is the substring of an id or name, except that an exact account id (any case) finds just
+        that account: an equality test instead of a substring scan. A search that matches at most
+        ``SEARCH_CAP`` accounts is answered by one scan that returns rows and count together.
+        """
         offset = (max(filters.page, 1) - 1) * filters.per_page
-        rows = self._dicts(f"SELECT {', '.join(LIST_COLUMNS)} FROM {TABLE} {where} LIMIT ? OFFSET ?",
+        columns = ", ".join(LIST_COLUMNS)
+        q = filters.q.strip()
+        exact = bool(q) and self._sql(f"SELECT COUNT(*) FROM {TABLE} WHERE _id_key = ?", [q.lower()])[0][0] > 0
+        where, params = filters.where(exact_id=exact)
+        if q:
+            # a search is selective: one scan collects the first SEARCH_CAP + 1 matches in score order
+            found = self._dicts(f"SELECT {columns} FROM {TABLE} {where} LIMIT ?", [*params, SEARCH_CAP + 1])
+            if len(found) <= SEARCH_CAP:
+                return Page(found[offset:offset + filters.per_page], len(found), filters)
+        total = self._sql(f"SELECT COUNT(*) FROM {TABLE} {where}", params)[0][0]
+        rows = self._dicts(f"SELECT {columns} FROM {TABLE} {where} LIMIT ? OFFSET ?",
                            [*params, filters.per_page, offset])  # stored in score order (see __init__)
         return Page(rows, int(total), filters)
 
@@ -205,7 +224,7 @@ class DashboardData:
         return self.accounts(Filters(per_page=n)).rows
 
     def account(self, account_id: str) -> dict[str, Any] | None:
-        rows = self._dicts(f"SELECT * EXCLUDE (_search) FROM {TABLE} WHERE account_id = ?", [account_id])
+        rows = self._dicts(f"SELECT * EXCLUDE (_search, _id_key) FROM {TABLE} WHERE account_id = ?", [account_id])
         return rows[0] if rows else None
 
 

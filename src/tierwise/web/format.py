@@ -33,3 +33,15 @@ def percent(value: Any) -> str:
 
 def score(value: Any) -> str:
     return "–" if value is None else f"{float(value):.1f}"
+
+
+def signed_percent(value: Any) -> str:
+    """A change or deviation as a signed percentage: +12%, −5%.
+
+    >>> signed_percent(0.125), signed_percent(-0.05), signed_percent(None)
+    ('+12%', '−5%', '–')
+    """
+    if value is None:
+        return "–"
+    text = percent(abs(float(value)))
+    return ("−" if float(value) < 0 else "+") + text
