@@ -298,3 +298,22 @@ def test_evidence_reports_the_icp_age_and_that_drift_is_not_monitored(tmp_path):
     icp_lines = " ".join(result["dimensions"]["icp_definition"]["evidence"])
     assert "quarterly ICP refresh — it is overdue" in icp_lines
     assert any("drift" in line for line in result["dimensions"]["validation"]["evidence"])
+
+
+def test_evidence_counts_the_recorded_runs_for_drift_monitoring(tmp_path):
+    from datetime import timedelta
+
+    from tierwise.demo import generate_workspace
+    from tierwise.jobs.score import score
+    from tierwise.reports.assessment import evidence
+    from tierwise.spec.loader import load_spec
+
+    spec = generate_workspace(tmp_path / "ws", accounts=200, events_per_account=5)
+    spec_file = load_spec(spec)
+    score(spec_file, tmp_path / "earlier", as_of=spec_file.spec.as_of - timedelta(days=91))
+    once = evidence(spec)
+    assert once["facts"]["recorded_runs"] == 1 and once["facts"]["drift_monitoring"] is False
+    score(spec_file, tmp_path / "now")
+    twice = evidence(spec)
+    assert twice["facts"]["recorded_runs"] == 2 and twice["facts"]["drift_monitoring"] is True
+    assert any("2 scoring runs are recorded" in line for line in twice["dimensions"]["validation"]["evidence"])

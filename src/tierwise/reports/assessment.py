@@ -510,8 +510,9 @@ def collect_facts(spec_path: str | Path, *, engine_url: str | None = None, as_of
         "spec": str(spec_path),
         # the ICP lives in the spec: when the file last changed is the best age the files can give
         "spec_age_days": (datetime.now(UTC).date() - changed).days,
-        # drift between scoring runs needs a run history; none is recorded in this workspace
-        "drift_monitoring": False,
+        # drift between scoring runs can be monitored once the history holds two runs to compare
+        "recorded_runs": (runs := _recorded_runs(spec_file)),
+        "drift_monitoring": runs >= 2,
         "accounts": {
             "rows": profile["rows"],
             "completeness": round(sum(attribute_completeness.values()) / len(attribute_completeness), 4)
@@ -642,7 +643,11 @@ def suggest_from_facts(facts: dict[str, Any]) -> dict[str, dict[str, Any]]:
                          "question for the team")
     if not facts.get("drift_monitoring"):
         lines.append("no run history is recorded, so drift in scores and segments between runs is not monitored "
-                     "(level 4 evidence)")
+                     "(level 4 evidence)" if not facts.get("recorded_runs") else
+                     "one scoring run is recorded: drift between runs is monitored from the second (level 4 evidence)")
+    else:
+        lines.append(f"{facts['recorded_runs']} scoring runs are recorded, so drift between runs can be monitored "
+                     "(`tierwise report` compares the latest two)")
     out["validation"] = {"suggested": validation, "basis": "ceiling", "evidence": lines}
 
     out["alignment"] = {"suggested": None, "basis": "none", "evidence": [
@@ -842,3 +847,20 @@ def _delta_cell(progress: dict[str, Any] | None, key: str) -> str:
     if not progress or key not in progress["deltas"]:
         return ""
     return f"{progress['deltas'][key]:+g}"
+
+
+def _recorded_runs(spec_file: Any) -> int:
+    """Scoring runs in the workspace's run history (0 when there is none or it cannot be read).
+
+    A DuckDB history file that does not exist is not created by asking.
+    """
+    from tierwise.store.history import is_postgres_url, open_history, resolve_history
+
+    try:
+        target = resolve_history(spec_file.spec.governance.history, spec_file.base_dir)
+        if not is_postgres_url(target) and not Path(target.removeprefix("duckdb://")).exists():
+            return 0
+        with open_history(target) as store:
+            return len(store.runs())
+    except Exception:  # noqa: BLE001 - evidence, not a requirement: an unreadable store counts as none
+        return 0
