@@ -141,9 +141,14 @@ def test_write_text_atomic(tmp_path, monkeypatch):
     assert [p.name for p in target.parent.iterdir()] == ["summary.json"]
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["sorted-in-memory", "sorted-by-engine"])
 @pytest.mark.parametrize("values", [[5, 1, 5, 2, 2, 2, 9], [3, 1, 2], [], [-(2**63), -(2**63), 2**63 - 1]])
-def test_repeated_values_agree_with_the_portable_grouped_count(engine, values):
+def test_repeated_values_agree_with_the_portable_grouped_count(engine, values, streamed, monkeypatch):
+    from tierwise.engine import duckdb as duck
     from tierwise.engine.base import Engine
+
+    if streamed:  # past the in-memory limit the engine sorts and the values are streamed in batches
+        monkeypatch.setattr(duck, "SORT_IN_MEMORY_MAX", 0)
 
     t = engine.register(pa.table({"h": pa.array(values, pa.int64())}))
     expected = sorted({v for v in values if values.count(v) > 1})
@@ -153,9 +158,44 @@ def test_repeated_values_agree_with_the_portable_grouped_count(engine, values):
     assert sorted(portable) == expected
 
 
+def test_streamed_repeats_straddling_batches(engine, monkeypatch):
+    """A value repeated across the engine's batch boundary (1M rows) is found once."""
+    import numpy as np
+
+    from tierwise.engine import duckdb as duck
+
+    monkeypatch.setattr(duck, "SORT_IN_MEMORY_MAX", 0)
+    values = np.arange(2_500_000, dtype=np.uint64)[::-1].copy()
+    values[0] = (1 << 20) - 1  # sorted, this pair sits at rows 1,048,575 and 1,048,576: the first batch's end
+    values[1:4] = 9  # four times: 9 and the values it replaced, once each
+    t = engine.register(pa.table({"h": values}))
+    reader = engine.backend.to_pyarrow_batches(t.h.name("value").as_table().order_by("value"), chunk_size=1 << 20)
+    seen = [b.num_rows for b in reader]
+    assert seen[0] == 1 << 20  # the pair does straddle a batch boundary
+    repeated = engine.to_arrow(engine.repeated_values(t.h)).column("value")
+    assert repeated.type == pa.uint64() and sorted(repeated.to_pylist()) == [9, (1 << 20) - 1]
+
+
 def test_key_hash_finds_repeated_text_keys(engine):
     t = engine.register(pa.table({"k": ["a", "b", "a", None, "c", None]}))
     hashes = t.select(h=engine.key_hash(t.k))
     repeated = engine.to_arrow(engine.repeated_values(hashes.h)).column("value").to_pylist()
     by_key = dict(zip(["a", "b", "a", None, "c", None], engine.to_arrow(hashes).column("h").to_pylist(), strict=True))
     assert sorted(repeated) == sorted({by_key["a"], by_key[None]})  # nulls hash alike; the loader drops them
+
+
+def test_url_options_are_duckdb_settings_and_the_file_folder_is_created(tmp_path):
+    """The out-of-core settings: memory_limit, threads and temp_directory come from the URL's query."""
+    db, spill = tmp_path / "new" / "ws.duckdb", tmp_path / "spill"
+    with connect(f"duckdb:///{db}?memory_limit=300MB&threads=1&temp_directory={spill}") as engine:
+        con = engine.backend.con
+        settings = dict(con.execute("SELECT name, value FROM duckdb_settings() WHERE name IN "
+                                    "('memory_limit', 'threads', 'temp_directory')").fetchall())
+        assert settings["threads"] == "1" and settings["temp_directory"] == str(spill)
+        assert settings["memory_limit"] in ("286.1 MiB", "300.0 MB")
+        # a sort larger than the limit completes by spilling to temp_directory
+        engine.materialize(ibis.memtable({"x": [0]}), name="seed")
+        con.execute("CREATE TABLE big AS SELECT range AS k, md5(range::VARCHAR) AS v FROM range(4000000)")
+        assert con.execute("SELECT count(*) FROM (SELECT v FROM big ORDER BY v)").fetchone()[0] == 4_000_000
+        assert con.execute("SELECT count(DISTINCT v) FROM big").fetchone()[0] == 4_000_000
+    assert db.exists()
