@@ -233,3 +233,31 @@ def postgres_url(postgres_server):
         yield postgres_server.url(name)
     finally:
         postgres_server.drop_database(name)
+
+
+# --------------------------------------------------------------------------- a local Spark session
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One small local Spark session for the whole test session (skipped when pyspark or Java is missing).
+
+    local[2], two shuffle partitions and no UI: starting Spark is the slow part, so every Spark test
+    shares it; engines under test run in child sessions of it (``SparkEngine.from_session``).
+    """
+    import shutil
+
+    pytest.importorskip("pyspark", reason="pyspark is not installed: pip install -e '.[test]'")
+    if not shutil.which("java") and not __import__("os").environ.get("JAVA_HOME"):
+        pytest.skip("Java is not installed (Spark needs Java 17+): apt-get install openjdk-17-jre-headless")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("tierwise-tests")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "2").config("spark.default.parallelism", "2")
+               .config("spark.driver.memory", "1g").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        yield session
+    finally:
+        session.stop()

@@ -2,8 +2,8 @@
 
 Everything above this layer builds Ibis expressions; an engine reads files
 into tables, materialises intermediate results, and writes outputs. Engines
-are plug-ins registered by URL scheme, so ``duckdb://`` today and
-``pyspark://`` or ``postgres://`` later run the same compiled spec.
+are plug-ins registered by URL scheme, so ``duckdb://`` and ``spark://``
+run the same compiled spec.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import ibis
 import ibis.common.exceptions as com
@@ -169,8 +168,10 @@ class Engine(ABC):
         return PreparedQuery(self.sql(expr), placeholders)
 
     def run_prepared(self, query: PreparedQuery, inputs: dict[str, pa.Table]) -> pa.Table:
-        raise NotImplementedError(f"the {self.scheme} engine cannot run prepared queries on in-memory inputs; "
-                                  "serve the API on duckdb://")
+        from tierwise.engine.capabilities import CapabilityError
+
+        raise CapabilityError(f"the {self.scheme} engine cannot run prepared queries on in-memory inputs (the API's "
+                              "one-record scoring); serve the API on duckdb:// (engine: in the spec or --engine)")
 
     # -- writing ----------------------------------------------------------------
     @abstractmethod
@@ -223,20 +224,37 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def connect(url: str | None = None, **options: Any) -> Engine:
-    """Open an engine by connection string.
+def connect(url: str | Engine | Any = None, **options: Any) -> Engine:
+    """Open an engine by connection string (or wrap a connection you already have).
+
+    ``url`` is an engine URL (``duckdb://``, ``spark://local[2]``), a bare scheme as the CLI's
+    ``--engine spark`` gives it, an :class:`Engine` (returned as is) or a SparkSession (run in a
+    child session of it, see :meth:`tierwise.engine.spark.SparkEngine.from_session`).
 
     Examples
     --------
     >>> with connect("duckdb://") as engine:
     ...     engine.scalar(ibis.literal(1) + 1)
     2
+    >>> connect("nosuch://")
+    Traceback (most recent call last):
+    tierwise.errors.TierwiseError: unknown engine 'nosuch://'; available engines: duckdb://, spark://
     """
-    url = url or "duckdb://"
-    scheme = urlsplit(url).scheme or url.rstrip(":/")
-    # importing the built-in engines registers them
+    # importing the built-in engines registers them (neither imports its driver until it connects)
     from tierwise.engine import duckdb as _duckdb  # noqa: F401
+    from tierwise.engine import spark as _spark
 
+    if isinstance(url, Engine):
+        return url
+    if url is not None and not isinstance(url, str):
+        if type(url).__name__ == "SparkSession":  # without importing pyspark for every other engine
+            return _spark.SparkEngine.from_session(url)
+        raise TierwiseError(f"cannot open an engine from a {type(url).__name__}; give an engine URL such as "
+                            "duckdb:// or spark://local[2], an Engine or a SparkSession")
+    url = url or "duckdb://"
+    if "://" not in url:
+        url = f"{url.rstrip(':/')}://"  # a bare scheme: the engine's default (spark: local mode)
+    scheme = url.split("://", 1)[0]  # not urlsplit: 'spark://local[2]' is no valid host to it
     cls = Engine._registry.get(scheme)
     if cls is None:
         known = ", ".join(f"{s}://" for s in sorted(Engine._registry))
