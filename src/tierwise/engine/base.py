@@ -43,7 +43,7 @@ class RawTable:
     """A file as read: text (or native) columns plus :data:`ROW_COLUMN`."""
 
     table: ir.Table
-    path: Path
+    path: Path | Any  # a file, or a database table (tierwise.io.postgres.DatabaseTable)
     rejected: list[RejectedLine]
 
 
@@ -85,6 +85,20 @@ class Engine(ABC):
     @abstractmethod
     def read_parquet(self, path: Path) -> RawTable:
         """Read a Parquet file with its own types plus :data:`ROW_COLUMN`."""
+
+    def read_database(self, source: Any, *, list_delimiter: str = ";") -> RawTable:
+        """Read a PostgreSQL table (:class:`~tierwise.io.postgres.DatabaseTable`) like a CSV file:
+        text columns plus :data:`ROW_COLUMN`, numbered in the table's primary-key order.
+
+        The portable form: the table is exported with COPY to a temporary CSV, read by an
+        in-process DuckDB and handed to this engine as Arrow (:meth:`register`), so the engine
+        needs no access to the database or to this machine's files.
+        """
+        from tierwise.engine.duckdb import DuckDBEngine
+
+        with _exported(source, list_delimiter) as path, DuckDBEngine() as local:
+            raw = local.read_csv(path)
+            return RawTable(self.register(local.to_arrow(raw.table)), source, raw.rejected)
 
     def register(self, data: pa.Table | Any, name: str | None = None) -> ir.Table:
         """Make in-memory data (Arrow or pandas) a table of this engine."""
@@ -198,6 +212,17 @@ class PreparedQuery:
 
     sql: str
     inputs: tuple[str, ...]
+
+
+@contextmanager
+def _exported(source: Any, list_delimiter: str) -> Iterator[Path]:
+    """A database table exported to a temporary CSV file, removed afterwards."""
+    from tierwise.io.postgres import export_csv
+
+    with tempfile.TemporaryDirectory(prefix="tierwise-pg-") as folder:
+        path = Path(folder) / "table.csv"
+        export_csv(source, path, list_delimiter=list_delimiter)
+        yield path
 
 
 @contextmanager

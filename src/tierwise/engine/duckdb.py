@@ -140,6 +140,14 @@ class DuckDBEngine(Engine):
             f"DROP TABLE {name}_steps"
         )
 
+    def read_database(self, source: Any, *, list_delimiter: str = ";") -> RawTable:
+        # read_csv copies the rows into a temporary table, so the exported file can go at once
+        from tierwise.engine.base import _exported
+
+        with _exported(source, list_delimiter) as path:
+            raw = self.read_csv(path)
+        return RawTable(raw.table, source, raw.rejected)
+
     def read_parquet(self, path: Path) -> RawTable:
         table = self._backend.sql(
             f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {ROW_COLUMN} "
