@@ -1,8 +1,9 @@
 """DuckDB, in process: the embedded default engine.
 
 ``duckdb://`` is an in-memory database; ``duckdb:///path/to/file.duckdb`` (or
-``duckdb://relative.duckdb``) keeps tables in a file. Query options go in the
-URL: ``duckdb://?threads=2&memory_limit=8GB``.
+``duckdb://relative.duckdb``) keeps tables in a file. DuckDB settings go in the
+URL: ``duckdb://?threads=2&memory_limit=8GB``; for data larger than memory, bound it
+and name a folder to spill to: ``duckdb:///ws.duckdb?memory_limit=8GB&temp_directory=/scratch``.
 """
 
 from __future__ import annotations
@@ -83,7 +84,13 @@ class DuckDBEngine(Engine):
         database = (parts.netloc + parts.path) or ":memory:"
         config = dict(parse_qsl(parts.query))
         config.update({k: v for k, v in options.items() if v is not None})
-        self._backend = ibis.duckdb.connect(database, **config)
+        try:
+            self._backend = ibis.duckdb.connect(database, **config)
+        except Exception as exc:  # duckdb's own error types: an unknown option, a bad value, a locked file
+            from tierwise.errors import TierwiseError
+
+            raise TierwiseError(f"cannot open {url}: {exc}. Settings in the URL are DuckDB settings, e.g. "
+                                "duckdb:///ws.duckdb?memory_limit=8GB&temp_directory=/scratch/tierwise") from exc
         self._raw = self._backend.con  # the duckdb connection, for reader options Ibis does not expose
 
     @property
