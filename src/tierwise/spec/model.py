@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -53,13 +54,15 @@ class StrictModel(BaseModel):
 # --------------------------------------------------------------------------- data
 
 
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
+
+
 class SourceSpec(StrictModel):
     """Where one canonical table comes from and how its columns map."""
 
     path: str | None = Field(default=None, description="File path, relative to the spec file (or give table).")
     table: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$",
         description="A table (or view) of the database in data.database, as schema.table or table "
                     "(the search path's schema); instead of path.",
     )
@@ -85,6 +88,14 @@ class SourceSpec(StrictModel):
         description="Extra columns to load beyond the canonical ones, with their types; usable in rules.",
     )
 
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str | None) -> str | None:
+        if value is not None and not _TABLE_NAME.fullmatch(value):
+            raise ValueError(f"'{value}' is not a table name: give schema.table or table (letters, digits and _, "
+                             "starting with a letter or _)")
+        return value
+
     @model_validator(mode="after")
     def _one_location(self) -> SourceSpec:
         if (self.path is None) == (self.table is None):
@@ -109,13 +120,21 @@ class DataSpec(StrictModel):
 
     database: str | None = Field(
         default=None,
-        pattern=r"^postgres(ql)?://",
         description="PostgreSQL connection URL the table: sources are read from (and --to-table writes to), e.g. "
                     "postgresql://revops@db.example:5432/crm; keep the password out of the spec (PGPASSWORD or "
                     "~/.pgpass).",
     )
     accounts: SourceSpec
     contacts: SourceSpec | None = None
+
+    @field_validator("database")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            kind = value.split("://")[0] + "://" if "://" in value else "plain text"
+            raise ValueError(f"give a PostgreSQL connection URL, postgresql://USER@HOST:5432/DATABASE (the password "
+                             f"in PGPASSWORD or ~/.pgpass), not {kind}")
+        return value
     leads: SourceSpec | None = None
     opportunities: SourceSpec | None = None
     activities: SourceSpec | None = None
