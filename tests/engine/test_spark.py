@@ -20,6 +20,9 @@ from tierwise.engine.capabilities import CapabilityError
 from tierwise.engine.spark import SparkEngine
 from tierwise.errors import DataError, TierwiseError
 
+# one worker runs them all under `make test` (-n 2 --dist loadgroup): one JVM, one session
+pytestmark = pytest.mark.xdist_group("spark")
+
 
 @pytest.mark.parametrize("url, master, settings", [
     ("spark", "local[*]", {}),
@@ -143,7 +146,7 @@ def parity(spark_session, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("parity")
     spec = generate_workspace(root / "ws", accounts=400, seed=5, leads=40, events_per_account=8, mess=True)
-    out, seconds = {}, {}
+    out, seconds = {"spec": spec}, {}
     for name in ("duckdb", "spark"):
         engine = "duckdb://" if name == "duckdb" else SparkEngine.from_session(spark_session)
         start = time.perf_counter()
@@ -210,3 +213,18 @@ def test_governance_report_matches_duckdb(parity):
         assert payload["duckdb"][section] == payload["spark"][section], section
     for name in ("segments", "tiers", "guardrails", "rep_capacity"):
         assert open(duck.files[name]).read() == open(spark.files[name]).read(), name
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_the_cli_scores_with_engine_spark(parity, tmp_path):
+    """``--engine spark`` is local mode, or (as here, and in a notebook) the session already running."""
+    from typer.testing import CliRunner
+
+    from tierwise.cli.main import app
+
+    result = CliRunner().invoke(app, ["score", str(parity["spec"]), "--engine", "spark", "--out", str(tmp_path),
+                                      "--no-history"])
+    assert result.exit_code == 0, result.output
+    duck = parity["duckdb"]["score"].files["parquet"]
+    _assert_same_rows(_rows(duck), _rows(tmp_path / "scores.parquet"), "cli scores")

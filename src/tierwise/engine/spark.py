@@ -5,7 +5,8 @@ Connect by URL, or hand tierwise a SparkSession you already have:
 * ``spark://local[2]`` (``spark://local``, ``spark://local[*]``): local mode, on this machine;
 * ``spark://spark-master:7077``: a standalone cluster's master (``spark://HOST:PORT``);
 * ``spark://yarn``: the master named after ``spark://`` when it is not a host;
-* ``spark`` (the CLI's ``--engine spark``) is ``spark://local[*]``;
+* ``spark`` (the CLI's ``--engine spark``) is ``spark://local[*]``, or the session this process
+  already runs (a notebook's);
 * Spark settings go in the query: ``spark://local[2]?spark.sql.shuffle.partitions=8``;
 * :meth:`SparkEngine.from_session` (or :func:`tierwise.engine.connect` with the session)
   runs on an existing session, in a child session of its own (``newSession``), so tierwise's
@@ -96,8 +97,10 @@ class SparkEngine(Engine):
             settings.update({k: str(v) for k, v in options.items() if v is not None})
             self.master = master
             active = SparkSession.getActiveSession()
+            explicit = (url.split("://", 1)[1] if "://" in url else "").split("?", 1)[0].strip("/") != ""
             if active is not None:
-                if active.sparkContext.master != master:
+                # plain `spark` means "local mode, or the session this process already runs"
+                if explicit and active.sparkContext.master != master:
                     raise TierwiseError(
                         f"a Spark session on '{active.sparkContext.master}' is already running in this process; "
                         f"cannot also start one on '{master}' ({url}). Use SparkEngine.from_session(spark) to run "
