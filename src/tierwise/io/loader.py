@@ -341,8 +341,12 @@ def _normalise_list(items: ir.ArrayValue, engine: Engine) -> ir.ArrayValue:
 
 
 def normalise_domain(value: ir.StringValue) -> ir.StringValue:
-    """``https://www.Acme.com/about`` -> ``acme.com`` (one regular expression per value)."""
-    return value.lower().re_replace(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^/:?#]*).*$", r"\1").nullif("")
+    """``https://www.Acme.com/about`` -> ``acme.com`` (one regular expression per value).
+
+    An extraction, not a replacement with a back-reference: engines spell those differently
+    (``\\1`` on DuckDB, ``$1`` on Spark), and Ibis passes the replacement through as written.
+    """
+    return value.lower().re_extract(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^/:?#]*)", 1).nullif("")
 
 
 def _value_checks(col: ColumnDef, value: ir.Value, raw: ir.Value, src: str) -> list[Check]:
