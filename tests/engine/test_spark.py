@@ -142,7 +142,7 @@ def parity(spark_session, tmp_path_factory):
     from tierwise.demo.generate import generate_workspace
     from tierwise.jobs.governance import report
     from tierwise.jobs.rfm import rfm
-    from tierwise.jobs.score import score
+    from tierwise.jobs.score import score, validate
 
     root = tmp_path_factory.mktemp("parity")
     spec = generate_workspace(root / "ws", accounts=400, seed=5, leads=40, events_per_account=8, mess=True)
@@ -151,6 +151,7 @@ def parity(spark_session, tmp_path_factory):
         engine = "duckdb://" if name == "duckdb" else SparkEngine.from_session(spark_session)
         start = time.perf_counter()
         out[name] = {
+            "validate": validate(spec, root / name / "validate", engine_url=engine),
             "score": score(spec, root / name / "score", engine_url=engine, record=False),
             "rfm": rfm(spec, root / name / "rfm", engine_url=engine),
             "report": report(spec, root / name / "report", engine_url=engine,
@@ -198,6 +199,14 @@ def test_scores_tiers_and_segments_match_duckdb(parity):
 
 @pytest.mark.spark
 @pytest.mark.slow
+def test_validate_profiles_the_data_as_duckdb_does(parity):
+    duck, spark = (parity[e]["validate"] for e in ("duckdb", "spark"))
+    assert duck.tables == spark.tables and duck.quality == spark.quality
+    assert duck.quality["accounts"]["duplicate_domains"]["domains"] > 0  # the ordered id lists are compared too
+
+
+@pytest.mark.spark
+@pytest.mark.slow
 def test_rfm_matches_duckdb(parity):
     duck, spark = (parity[e]["rfm"] for e in ("duckdb", "spark"))
     _assert_same_rows(_rows(duck.files["parquet"]), _rows(spark.files["parquet"]), "rfm")
@@ -228,3 +237,30 @@ def test_the_cli_scores_with_engine_spark(parity, tmp_path):
     assert result.exit_code == 0, result.output
     duck = parity["duckdb"]["score"].files["parquet"]
     _assert_same_rows(_rows(duck), _rows(tmp_path / "scores.parquet"), "cli scores")
+
+
+@pytest.mark.spark
+@pytest.mark.postgres
+def test_a_postgresql_table_loads_on_spark_as_on_duckdb(spark, engine, postgres_url):
+    """Spark gets the table's export as Arrow (executors need no access to the database)."""
+    import psycopg
+
+    from tierwise.io.loader import load_table
+    from tierwise.io.postgres import DatabaseTable
+    from tierwise.spec.model import SourceSpec
+
+    with psycopg.connect(postgres_url) as con:
+        con.execute("CREATE TABLE accounts (account_id text PRIMARY KEY, employees text, tech_stack text[])")
+        con.execute("INSERT INTO accounts VALUES ('A2', 'lots', NULL), ('A1', '120', ARRAY['b', 'a']), "
+                    "('A3', '7', ARRAY[]::text[])")
+    source, where = SourceSpec(table="accounts"), DatabaseTable(postgres_url, "accounts")
+    loads = {name: load_table(eng, "accounts", source, where) for name, eng in (("spark", spark), ("duckdb", engine))}
+    assert loads["spark"].summary() == loads["duckdb"].summary()
+    assert loads["spark"].reasons == {"unparsable int in employees": 1}
+    rows = {name: eng.to_arrow(loads[name].clean.order_by(ROW_COLUMN).select(ROW_COLUMN, "account_id", "employees",
+                                                                              "tech_stack")).to_pylist()
+            for name, eng in (("spark", spark), ("duckdb", engine))}
+    assert rows["spark"] == rows["duckdb"] == [
+        {ROW_COLUMN: 1, "account_id": "A1", "employees": 120, "tech_stack": ["a", "b"]},
+        {ROW_COLUMN: 3, "account_id": "A3", "employees": 7, "tech_stack": None},  # empty, as an empty cell
+    ]

@@ -144,11 +144,14 @@ class Engine(ABC):
         if missing_operations(expr, type(self.backend.compiler)):
             raise self._capability_error(expr)
 
-    def _capability_error(self, expr: ir.Expr) -> TierwiseError:
+    def _capability_error(self, expr: ir.Expr, exc: Exception | None = None) -> TierwiseError:
         from tierwise.engine.capabilities import CapabilityError, missing_operations
 
-        missing = missing_operations(expr, type(self.backend.compiler)) if isinstance(expr, ir.Table) else []
-        listed = "; ".join(m.describe() for m in missing) or "an operation of this spec"
+        table = expr if isinstance(expr, ir.Table) else expr.as_table() if isinstance(expr, ir.Value) else None
+        missing = missing_operations(table, type(self.backend.compiler)) if table is not None else []
+        # else the backend's own words (an operation it refuses only for some types, say)
+        listed = "; ".join(m.describe() for m in missing) or (f"an operation of this spec ({exc})" if exc else
+                                                               "an operation of this spec")
         return CapabilityError(f"the {self.scheme} engine cannot run {listed}. Use an engine that supports it "
                                "(duckdb:// supports every operation tierwise uses) or change the spec.")
 
@@ -161,7 +164,7 @@ class Engine(ABC):
         except TierwiseError:
             raise
         except (com.OperationNotDefinedError, com.UnsupportedOperationError) as exc:
-            raise self._capability_error(expr) from exc
+            raise self._capability_error(expr, exc) from exc
         except Exception as exc:  # the backend's own error types vary by engine
             from tierwise.errors import EngineError
 
