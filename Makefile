@@ -29,9 +29,9 @@ demo: $(STAMP)
 test: $(TEST_STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup
 
-## A quick local run that skips slow tests and the browser tests.
+## A quick local run that skips slow tests, the browser tests and the Spark tests (no JVM to start).
 test-quick: $(TEST_STAMP)
-	$(PY) -m pytest -q -m "not slow and not browser"
+	$(PY) -m pytest -q -m "not slow and not browser and not spark"
 
 ## Benchmarks (see BENCHMARKS.md); ACCOUNTS and EVENTS scale the workload.
 bench: $(TEST_STAMP)

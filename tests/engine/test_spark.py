@@ -71,6 +71,17 @@ def test_connect_wraps_a_session_and_leaves_it_running(spark_session):
 
 
 @pytest.mark.spark
+def test_empty_and_typed_arrow_tables_register(spark):
+    import pyarrow as pa
+
+    empty = spark.register(pa.table({"account_id": pa.array([], pa.string()), "score": pa.array([], pa.float64())}))
+    assert spark.scalar(empty.count()) == 0 and dict(empty.schema()) == {"account_id": ibis.dtype("string"),
+                                                                         "score": ibis.dtype("float64")}
+    typed = spark.register(pa.table({"d": pa.array([1], pa.date32()), "tags": [["a", "b"]]}))
+    assert spark.to_arrow(typed).to_pylist() == [{"d": __import__("datetime").date(1970, 1, 2), "tags": ["a", "b"]}]
+
+
+@pytest.mark.spark
 def test_a_second_master_in_one_process_is_a_clear_error(spark_session):
     with pytest.raises(TierwiseError, match=r"already running in this process; cannot also start one on "
                                             r"'spark://elsewhere:7077'.*from_session"):

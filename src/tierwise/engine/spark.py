@@ -208,9 +208,11 @@ class SparkEngine(Engine):
 
     def register(self, data: pa.Table | Any, name: str | None = None) -> ir.Table:
         table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
-        if table.num_rows == 0:
-            # Spark cannot infer a schema from no rows: let Ibis build the (empty) frame from the schema
-            return super().register(table, name)
+        if table.num_rows == 0:  # Spark infers no schema from no rows: give it the table's
+            from ibis.backends.pyspark.datatypes import PySparkSchema
+
+            schema = PySparkSchema.from_ibis(ibis.Schema.from_pyarrow(table.schema))
+            return self._view(self.session.createDataFrame([], schema), "mem", name)
         return self._view(self.session.createDataFrame(table), "mem", name)
 
     # -- running ----------------------------------------------------------------
