@@ -163,3 +163,21 @@ def test_to_table_needs_the_database(make_workspace):
                           {"accounts.csv": "account_id,employees\nA1,20\n"})
     with pytest.raises(DataError, match=r"--to-table crm.scores writes to the spec's data.database, which is not set"):
         score(spec, spec.parent / "out", record=False, to_table="crm.scores")
+
+
+@pytest.mark.postgres
+def test_the_cli_reads_from_and_writes_back_to_postgresql(postgres_url, make_workspace, tmp_path):
+    from typer.testing import CliRunner
+
+    from tierwise.cli.main import app
+
+    _copy_in(postgres_url, "crm.accounts", pa.table({"account_id": ["A1", "A2", "A3"], "employees": ["20", "x", "5"]}))
+    spec = make_workspace("fit:\n  criteria: [{name: size, field: employees, at_least: 10, points: 40}]\n", {},
+                          data=f"data:\n  database: {postgres_url}\n  accounts: {{table: crm.accounts}}\n")
+    result = CliRunner().invoke(app, ["score", str(spec), "--out", str(tmp_path / "out"), "--no-history",
+                                      "--to-table", "crm.account_scores"])
+    assert result.exit_code == 0, result.output
+    assert "and to the table crm.account_scores" in result.output
+    assert _fetch(postgres_url, "SELECT account_id FROM crm.account_scores ORDER BY 1") == [("A1",), ("A3",)]
+    quarantine = (tmp_path / "out" / "quarantine" / "accounts.csv").read_text()
+    assert "unparsable int in employees: 'x'" in quarantine
