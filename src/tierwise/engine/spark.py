@@ -13,8 +13,8 @@ Connect by URL, or hand tierwise a SparkSession you already have:
   settings and temporary views never leak into yours and your session stays open.
 
 Every step runs as Spark SQL compiled by Ibis from the same expressions DuckDB runs. Files are
-read by Spark's own CSV and Parquet readers (a path Spark can read: local, ``hdfs://``,
-``s3a://``); each row keeps its 1-based data-row number, so quarantine reasons name the same rows
+read by Spark's own CSV and Parquet readers (on a cluster, from a path every executor sees);
+each row keeps its 1-based data-row number, so quarantine reasons name the same rows
 on every engine. Outputs (scores, quarantine) are collected on the driver and written as one
 file by an in-process DuckDB, byte for byte what the DuckDB engine writes.
 
