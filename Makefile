@@ -24,13 +24,14 @@ demo: $(STAMP)
 	$(VENV)/bin/tierwise demo --out demo-workspace
 
 ## Install the test extras and run the whole suite. Two workers on two cores: one OpenMP thread
-## each, or LightGBM's thread pools fight over the cores (a 15 s test took 270 s).
+## each, or LightGBM's thread pools fight over the cores (a 15 s test took 270 s). loadgroup keeps the Spark
+## tests (xdist_group "spark") on one worker, so one JVM starts, not two.
 test: $(TEST_STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup
 
-## A quick local run that skips slow tests and the browser tests.
+## A quick local run that skips slow tests, the browser tests and the Spark tests (no JVM to start).
 test-quick: $(TEST_STAMP)
-	$(PY) -m pytest -q -m "not slow and not browser"
+	$(PY) -m pytest -q -m "not slow and not browser and not spark"
 
 ## Benchmarks (see BENCHMARKS.md); ACCOUNTS and EVENTS scale the workload.
 bench: $(TEST_STAMP)

@@ -233,3 +233,36 @@ def postgres_url(postgres_server):
         yield postgres_server.url(name)
     finally:
         postgres_server.drop_database(name)
+
+
+# --------------------------------------------------------------------------- a local Spark session
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One small local Spark session for the whole test session (skipped when pyspark or Java is missing).
+
+    local[2], two shuffle partitions and no UI: starting Spark is the slow part, so every Spark test
+    shares it; engines under test run in child sessions of it (``SparkEngine.from_session``). The
+    driver JVM compiles with C1 only: the tests' many small queries never repay C2's optimisation
+    (the parity test runs about twice as fast); C1 alone gets a 48 MB code cache by default, which
+    Spark fills (and the JVM then stops compiling), hence the larger one.
+    """
+    import shutil
+
+    pytest.importorskip("pyspark", reason="pyspark is not installed: pip install -e '.[test]'")
+    if not shutil.which("java") and not __import__("os").environ.get("JAVA_HOME"):
+        pytest.skip("Java is not installed (Spark needs Java 17+): apt-get install openjdk-17-jre-headless")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("tierwise-tests")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "2").config("spark.default.parallelism", "2")
+               .config("spark.driver.memory", "1g")
+               .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m "
+                       "-XX:+UseSerialGC").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        yield session
+    finally:
+        session.stop()

@@ -199,3 +199,18 @@ def test_url_options_are_duckdb_settings_and_the_file_folder_is_created(tmp_path
         assert con.execute("SELECT count(*) FROM (SELECT v FROM big ORDER BY v)").fetchone()[0] == 4_000_000
         assert con.execute("SELECT count(DISTINCT v) FROM big").fetchone()[0] == 4_000_000
     assert db.exists()
+
+
+def test_duckdb_settings_in_the_url_bound_memory_and_spill_to_a_folder(tmp_path):
+    """Out of core: `duckdb:///ws.duckdb?memory_limit=...&temp_directory=...` sets the session's limits."""
+    spill = tmp_path / "spill"
+    url = f"duckdb:///{tmp_path / 'ws.duckdb'}?memory_limit=256MB&threads=1&temp_directory={spill}"
+    with connect(url) as engine:
+        settings = dict(engine.backend.con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ('memory_limit', 'threads', 'temp_directory')"
+        ).fetchall())
+    assert settings["threads"] == "1" and settings["temp_directory"] == str(spill)
+    assert settings["memory_limit"] in ("256.0 MiB", "244.1 MiB")  # DuckDB reads MB as 10^6 bytes, shows MiB
+    with pytest.raises(TierwiseError, match=r"cannot open duckdb://\?no_such_setting=1: .*no_such_setting.*"
+                                            r"Settings in the URL are DuckDB settings"):
+        connect("duckdb://?no_such_setting=1")

@@ -72,4 +72,6 @@ def parse_date(value: str | None) -> date | None:
 
 SpecArg = Annotated[Path, typer.Argument(help="Path to the spec YAML.", show_default=False)]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Scoring date YYYY-MM-DD (default: the spec's as_of, else today).")]
-EngineOpt = Annotated[str | None, typer.Option("--engine", help="Engine URL overriding the spec's, e.g. duckdb:///ws.duckdb.")]
+EngineOpt = Annotated[str | None, typer.Option(
+    "--engine", help="Engine URL overriding the spec's: duckdb:///ws.duckdb, spark (local mode), spark://local[2], "
+                     "spark://HOST:7077 (see docs/scaling.md).")]

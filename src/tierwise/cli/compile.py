@@ -13,8 +13,9 @@ from tierwise.errors import TierwiseError
 
 def compile_command(
     spec: SpecArg,
-    dialect: Annotated[str, typer.Option("--dialect", help="duckdb, postgres, snowflake, bigquery, databricks or "
-                                                          "trino (other Ibis dialects are tried too).")] = "duckdb",
+    dialect: Annotated[str, typer.Option("--dialect", help="duckdb, postgres, snowflake, bigquery, databricks, "
+                                                          "trino or pyspark (Spark SQL; other Ibis dialects are tried "
+                                                          "too).")] = "duckdb",
     what: Annotated[str, typer.Option("--what", help="Pipeline: accounts (scores, tiers, segments) or leads.")]
     = "accounts",
     table: Annotated[list[str] | None, typer.Option(

@@ -125,20 +125,26 @@ def score(
                           "postgresql://user@host/db.")] = None,
     run_id: Annotated[str | None, typer.Option(
         "--run-id", help="Name the recorded run (default: <as_of>-<spec hash>-<content digest>).")] = None,
+    to_table: Annotated[str | None, typer.Option(
+        "--to-table", help="Also write the scores to this table (schema.table) of the spec's data.database, "
+                           "replacing it atomically.")] = None,
 ) -> None:
     """Score, tier and segment every account; write scores.parquet, scores.csv and summary.json, and record
     the run (scores, tiers, segments, owners, input counts) in the history store.
 
     Example: [bold]tierwise score spec.yaml --out out/ --as-of 2026-11-01[/]
+    On Spark, or back into PostgreSQL: [bold]tierwise score spec.yaml --engine spark --to-table crm.account_scores[/]
     """
     from tierwise.jobs.score import score as run_score
 
     with _progress() as progress:
         result = _run(run_score, spec, out, as_of=_parse_date(as_of), engine_url=engine, progress=progress, top_n=top,
-                      record=False if no_history else None, history=history, run_id=run_id)
+                      record=False if no_history else None, history=history, run_id=run_id, to_table=to_table)
     _print_loads(result.tables)
     print_score_summary(result.summary, result.top)
     console.print(f"scores written to [bold]{result.files['parquet']}[/] and [bold]{result.files['csv']}[/]")
+    if to_table:
+        console.print(f"and to the table [bold]{result.files['table']}[/]", highlight=False)
     if result.run:
         r = result.run
         console.print(f"run [bold]{r['run_id']}[/] {r['status']} in {r['store']} "

@@ -2,8 +2,8 @@
 
 Everything above this layer builds Ibis expressions; an engine reads files
 into tables, materialises intermediate results, and writes outputs. Engines
-are plug-ins registered by URL scheme, so ``duckdb://`` today and
-``pyspark://`` or ``postgres://`` later run the same compiled spec.
+are plug-ins registered by URL scheme, so ``duckdb://`` and ``spark://``
+run the same compiled spec.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import ibis
 import ibis.common.exceptions as com
@@ -44,7 +43,7 @@ class RawTable:
     """A file as read: text (or native) columns plus :data:`ROW_COLUMN`."""
 
     table: ir.Table
-    path: Path
+    path: Path | Any  # a file, or a database table (tierwise.io.postgres.DatabaseTable)
     rejected: list[RejectedLine]
 
 
@@ -86,6 +85,20 @@ class Engine(ABC):
     @abstractmethod
     def read_parquet(self, path: Path) -> RawTable:
         """Read a Parquet file with its own types plus :data:`ROW_COLUMN`."""
+
+    def read_database(self, source: Any, *, list_delimiter: str = ";") -> RawTable:
+        """Read a PostgreSQL table (:class:`~tierwise.io.postgres.DatabaseTable`) like a CSV file:
+        text columns plus :data:`ROW_COLUMN`, numbered in the table's primary-key order.
+
+        The portable form: the table is exported with COPY to a temporary CSV, read by an
+        in-process DuckDB and handed to this engine as Arrow (:meth:`register`), so the engine
+        needs no access to the database or to this machine's files.
+        """
+        from tierwise.engine.duckdb import DuckDBEngine
+
+        with _exported(source, list_delimiter) as path, DuckDBEngine() as local:
+            raw = local.read_csv(path)
+            return RawTable(self.register(local.to_arrow(raw.table)), source, raw.rejected)
 
     def register(self, data: pa.Table | Any, name: str | None = None) -> ir.Table:
         """Make in-memory data (Arrow or pandas) a table of this engine."""
@@ -131,11 +144,14 @@ class Engine(ABC):
         if missing_operations(expr, type(self.backend.compiler)):
             raise self._capability_error(expr)
 
-    def _capability_error(self, expr: ir.Expr) -> TierwiseError:
+    def _capability_error(self, expr: ir.Expr, exc: Exception | None = None) -> TierwiseError:
         from tierwise.engine.capabilities import CapabilityError, missing_operations
 
-        missing = missing_operations(expr, type(self.backend.compiler)) if isinstance(expr, ir.Table) else []
-        listed = "; ".join(m.describe() for m in missing) or "an operation of this spec"
+        table = expr if isinstance(expr, ir.Table) else expr.as_table() if isinstance(expr, ir.Value) else None
+        missing = missing_operations(table, type(self.backend.compiler)) if table is not None else []
+        # else the backend's own words (an operation it refuses only for some types, say)
+        listed = "; ".join(m.describe() for m in missing) or (f"an operation of this spec ({exc})" if exc else
+                                                               "an operation of this spec")
         return CapabilityError(f"the {self.scheme} engine cannot run {listed}. Use an engine that supports it "
                                "(duckdb:// supports every operation tierwise uses) or change the spec.")
 
@@ -148,7 +164,7 @@ class Engine(ABC):
         except TierwiseError:
             raise
         except (com.OperationNotDefinedError, com.UnsupportedOperationError) as exc:
-            raise self._capability_error(expr) from exc
+            raise self._capability_error(expr, exc) from exc
         except Exception as exc:  # the backend's own error types vary by engine
             from tierwise.errors import EngineError
 
@@ -169,8 +185,10 @@ class Engine(ABC):
         return PreparedQuery(self.sql(expr), placeholders)
 
     def run_prepared(self, query: PreparedQuery, inputs: dict[str, pa.Table]) -> pa.Table:
-        raise NotImplementedError(f"the {self.scheme} engine cannot run prepared queries on in-memory inputs; "
-                                  "serve the API on duckdb://")
+        from tierwise.engine.capabilities import CapabilityError
+
+        raise CapabilityError(f"the {self.scheme} engine cannot run prepared queries on in-memory inputs (the API's "
+                              "one-record scoring); serve the API on duckdb:// (engine: in the spec or --engine)")
 
     # -- writing ----------------------------------------------------------------
     @abstractmethod
@@ -200,6 +218,17 @@ class PreparedQuery:
 
 
 @contextmanager
+def _exported(source: Any, list_delimiter: str) -> Iterator[Path]:
+    """A database table exported to a temporary CSV file, removed afterwards."""
+    from tierwise.io.postgres import export_csv
+
+    with tempfile.TemporaryDirectory(prefix="tierwise-pg-") as folder:
+        path = Path(folder) / "table.csv"
+        export_csv(source, path, list_delimiter=list_delimiter)
+        yield path
+
+
+@contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it into place on success."""
     path = Path(path)
@@ -223,20 +252,37 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def connect(url: str | None = None, **options: Any) -> Engine:
-    """Open an engine by connection string.
+def connect(url: str | Engine | Any = None, **options: Any) -> Engine:
+    """Open an engine by connection string (or wrap a connection you already have).
+
+    ``url`` is an engine URL (``duckdb://``, ``spark://local[2]``), a bare scheme as the CLI's
+    ``--engine spark`` gives it, an :class:`Engine` (returned as is) or a SparkSession (run in a
+    child session of it, see :meth:`tierwise.engine.spark.SparkEngine.from_session`).
 
     Examples
     --------
     >>> with connect("duckdb://") as engine:
     ...     engine.scalar(ibis.literal(1) + 1)
     2
+    >>> connect("nosuch://")
+    Traceback (most recent call last):
+    tierwise.errors.TierwiseError: unknown engine 'nosuch://'; available engines: duckdb://, spark://
     """
-    url = url or "duckdb://"
-    scheme = urlsplit(url).scheme or url.rstrip(":/")
-    # importing the built-in engines registers them
+    # importing the built-in engines registers them (neither imports its driver until it connects)
     from tierwise.engine import duckdb as _duckdb  # noqa: F401
+    from tierwise.engine import spark as _spark
 
+    if isinstance(url, Engine):
+        return url
+    if url is not None and not isinstance(url, str):
+        if type(url).__name__ == "SparkSession":  # without importing pyspark for every other engine
+            return _spark.SparkEngine.from_session(url)
+        raise TierwiseError(f"cannot open an engine from a {type(url).__name__}; give an engine URL such as "
+                            "duckdb:// or spark://local[2], an Engine or a SparkSession")
+    url = url or "duckdb://"
+    if "://" not in url:
+        url = f"{url.rstrip(':/')}://"  # a bare scheme: the engine's default (spark: local mode)
+    scheme = url.split("://", 1)[0]  # not urlsplit: 'spark://local[2]' is no valid host to it
     cls = Engine._registry.get(scheme)
     if cls is None:
         known = ", ".join(f"{s}://" for s in sorted(Engine._registry))

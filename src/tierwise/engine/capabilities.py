@@ -19,7 +19,9 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import importlib
+import operator
 from dataclasses import dataclass
 
 import ibis.expr.operations as ops
@@ -28,7 +30,7 @@ import ibis.expr.types as ir
 from tierwise.errors import TierwiseError
 
 #: Dialects ``tierwise compile`` promises (golden SQL is kept for each); Ibis knows a few more.
-DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "databricks", "trino")
+DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "databricks", "trino", "pyspark")
 
 #: Operations the scoring uses, in the words of the spec.
 _FEATURES = {
@@ -83,6 +85,14 @@ def compiler_class(dialect: str) -> type:
         module = importlib.import_module(f"ibis.backends.sql.compilers.{dialect}")
     except ModuleNotFoundError:
         raise CapabilityError(f"unknown SQL dialect {dialect!r}; choose one of {', '.join(DIALECTS)}") from None
+    if dialect == "pyspark":
+        # the compiler reads ibis.options.pyspark, which loading the backend defines
+        import ibis
+
+        try:
+            ibis.pyspark  # noqa: B018
+        except (ModuleNotFoundError, ImportError):
+            raise CapabilityError("the pyspark dialect needs pyspark: pip install 'tierwise[spark]'") from None
     return type(module.compiler)
 
 
@@ -92,6 +102,11 @@ def missing_operations(expr: ir.Table, dialect: str | type) -> list[MissingOpera
 
     compiler = compiler_class(dialect) if isinstance(dialect, str) else dialect
     undefined = SQLGlotCompiler.visit_Undefined
+    lowered = getattr(compiler, "lowered_ops", None)
+    if lowered:
+        # operations the dialect rewrites into others (pyspark's capitalize into upper, lower and
+        # substrings) are not missing: check what the compiler will actually meet
+        expr = expr.op().replace(functools.reduce(operator.or_, lowered.values())).to_expr()
     missing: dict[str, type] = {}
     for node in expr.op().find(ops.Value):
         kind = type(node)

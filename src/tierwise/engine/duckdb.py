@@ -92,7 +92,13 @@ class DuckDBEngine(Engine):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         config = dict(parse_qsl(parts.query))
         config.update({k: v for k, v in options.items() if v is not None})
-        self._backend = ibis.duckdb.connect(database, **config)
+        try:
+            self._backend = ibis.duckdb.connect(database, **config)
+        except Exception as exc:  # duckdb's own error types: an unknown option, a bad value, a locked file
+            from tierwise.errors import TierwiseError
+
+            raise TierwiseError(f"cannot open {url}: {exc}. Settings in the URL are DuckDB settings, e.g. "
+                                "duckdb:///ws.duckdb?memory_limit=8GB&temp_directory=/scratch/tierwise") from exc
         self._raw = self._backend.con  # the duckdb connection, for reader options Ibis does not expose
 
     @property
@@ -148,6 +154,14 @@ class DuckDBEngine(Engine):
             f"FROM {name} t ASOF LEFT JOIN {name}_steps s ON t.{ROW_COLUMN} > s.threshold ORDER BY t.{ROW_COLUMN}; "
             f"DROP TABLE {name}_steps"
         )
+
+    def read_database(self, source: Any, *, list_delimiter: str = ";") -> RawTable:
+        # read_csv copies the rows into a temporary table, so the exported file can go at once
+        from tierwise.engine.base import _exported
+
+        with _exported(source, list_delimiter) as path:
+            raw = self.read_csv(path)
+        return RawTable(raw.table, source, raw.rejected)
 
     def read_parquet(self, path: Path) -> RawTable:
         table = self._backend.sql(

@@ -34,7 +34,9 @@ import pyarrow as pa
 from tierwise.datamodel import IBIS_TYPES, TABLES, ColumnDef, TableDef
 from tierwise.engine.base import ROW_COLUMN, Engine, RawTable
 from tierwise.errors import DataError
+from tierwise.io.postgres import DatabaseTable
 from tierwise.io.presets import PRESETS
+from tierwise.spec.loader import SpecFile
 from tierwise.spec.model import SourceSpec
 
 REASON_COLUMN = "_reason"
@@ -68,7 +70,7 @@ class TableLoad:
     """The result of loading one table."""
 
     name: str
-    path: Path
+    path: Path | DatabaseTable
     clean: ir.Table
     quarantine: ir.Table
     read: int
@@ -133,11 +135,18 @@ def resolve_columns(table: TableDef, source: SourceSpec, file_columns: list[str]
     return out
 
 
+def locate(spec_file: SpecFile, source: SourceSpec) -> Path | DatabaseTable:
+    """Where a source's rows are: a file (relative to the spec) or a table of ``data.database``."""
+    if source.table is not None:
+        return DatabaseTable(spec_file.spec.data.database or "", source.table)
+    return spec_file.resolve(source.path)
+
+
 def load_table(
     engine: Engine,
     name: str,
     source: SourceSpec,
-    path: Path,
+    path: Path | DatabaseTable,
     *,
     accounts: ir.Table | None = None,
     only: Collection[str] | None = None,
@@ -149,9 +158,14 @@ def load_table(
     the quarantine is the same whichever columns a job asks for.
     """
     table = TABLES[name]
-    if not path.exists():
+    if isinstance(path, DatabaseTable):
+        raw = engine.read_database(path, list_delimiter=source.list_delimiter)
+    elif not path.exists():
         raise DataError(f"{name}: file not found: {path} (data.{name}.path in the spec)")
-    raw = engine.read_csv(path, delimiter=source.delimiter) if source.resolved_format == "csv" else engine.read_parquet(path)
+    elif source.resolved_format == "csv":
+        raw = engine.read_csv(path, delimiter=source.delimiter)
+    else:
+        raw = engine.read_parquet(path)
     file_columns = [c for c in raw.table.columns if c != ROW_COLUMN]
     mapping = resolve_columns(table, source, file_columns, path)
     skipped: list[str] = []
@@ -327,8 +341,12 @@ def _normalise_list(items: ir.ArrayValue, engine: Engine) -> ir.ArrayValue:
 
 
 def normalise_domain(value: ir.StringValue) -> ir.StringValue:
-    """``https://www.Acme.com/about`` -> ``acme.com`` (one regular expression per value)."""
-    return value.lower().re_replace(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^/:?#]*).*$", r"\1").nullif("")
+    """``https://www.Acme.com/about`` -> ``acme.com`` (one regular expression per value).
+
+    An extraction, not a replacement with a back-reference: engines spell those differently
+    (``\\1`` on DuckDB, ``$1`` on Spark), and Ibis passes the replacement through as written.
+    """
+    return value.lower().re_extract(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^/:?#]*)", 1).nullif("")
 
 
 def _value_checks(col: ColumnDef, value: ir.Value, raw: ir.Value, src: str) -> list[Check]:

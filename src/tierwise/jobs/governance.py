@@ -40,7 +40,7 @@ from tierwise.compile import governance as G
 from tierwise.compile.conditions import compile_condition
 from tierwise.engine import Engine, connect, write_text_atomic
 from tierwise.errors import TierwiseError
-from tierwise.io.loader import TableLoad, load_table
+from tierwise.io.loader import TableLoad, load_table, locate
 from tierwise.jobs.workspace import write_json
 from tierwise.progress import NULL_PROGRESS, Progress
 from tierwise.spec.loader import SpecFile, load_spec
@@ -155,7 +155,7 @@ def _load(engine: Engine, spec_file: SpecFile, name: str, *, accounts: ir.Table 
     if source is None:
         return None
     with progress.step(f"loading {name}"):
-        return load_table(engine, name, source, spec_file.resolve(source.path), accounts=accounts, only=only)
+        return load_table(engine, name, source, locate(spec_file, source), accounts=accounts, only=only)
 
 
 def _context(spec: str | Path | SpecFile, out: Path, *, run_id: str | None, history: str | None,

@@ -85,13 +85,19 @@ def _profile(ws: Workspace, day: date) -> dict[str, Any]:
 
 def score(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | None = None,
           engine_url: str | None = None, progress: Progress = NULL_PROGRESS, top_n: int = 10,
-          record: bool | None = None, history: str | None = None, run_id: str | None = None) -> ScoreResult:
+          record: bool | None = None, history: str | None = None, run_id: str | None = None,
+          to_table: str | None = None) -> ScoreResult:
     """Score, tier and segment every account; write Parquet, CSV, quarantine and summary files.
 
     The run is recorded in the history store (``history``, else the spec's ``governance.history``) unless
-    ``record`` is False (default: the spec's ``governance.record``); ``run_id`` names it.
+    ``record`` is False (default: the spec's ``governance.record``); ``run_id`` names it. ``to_table``
+    (``schema.table``) also writes the scores to that table of the spec's ``data.database``, replacing it
+    atomically. ``engine_url`` is an engine URL, an :class:`~tierwise.engine.Engine` or a SparkSession.
     """
-    spec_file, engine = _open(spec, engine_url)
+    spec_file = spec if isinstance(spec, SpecFile) else load_spec(spec)
+    if to_table is not None:
+        _check_target(spec_file, to_table)
+    spec_file, engine = _open(spec_file, engine_url)
     out = Path(out_dir)
     with engine:
         day = resolve_as_of(spec_file, as_of)
@@ -114,6 +120,12 @@ def score(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
             files["parquet"] = str(engine.write(ordered, out / "scores.parquet", "parquet"))
             files["csv"] = str(engine.write(ordered, out / "scores.csv", "csv"))
             files.update({f"quarantine_{k}": v for k, v in ws.write_quarantine(out).items()})
+        if to_table is not None:
+            from tierwise.io.postgres import write_table
+
+            with progress.step(f"writing scores to {to_table}"):
+                write_table(spec.data.database, to_table, engine.to_arrow(ordered))
+                files["table"] = to_table
         summary = _summary(engine, spec_file, scores, day)
         summary["inputs"] = {name: {k: load.summary()[k] for k in ("read", "loaded", "quarantined")}
                              for name, load in ws.loads.items()}
@@ -129,6 +141,17 @@ def score(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
         ).to_pylist()
         tables = ws.load_summary()
     return ScoreResult(spec_file, day, out, files, tables, summary, top, run)
+
+
+def _check_target(spec_file: SpecFile, table: str) -> None:
+    """Fail before any work when the scores cannot go to ``table``."""
+    import re
+
+    if spec_file.spec.data.database is None:
+        raise DataError(f"{spec_file.path}: --to-table {table} writes to the spec's data.database, which is not set; "
+                        "add data.database: postgresql://USER@HOST:5432/DB")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?", table):
+        raise DataError(f"--to-table {table!r}: give a table name as schema.table or table (letters, digits, _)")
 
 
 def learned_components(ws: Workspace, *, as_of: date, progress: Progress = NULL_PROGRESS) -> dict[str, Any]:

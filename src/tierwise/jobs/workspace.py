@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tierwise.engine import Engine, write_text_atomic
-from tierwise.io.loader import TableLoad, load_table
+from tierwise.io.loader import TableLoad, load_table, locate
 from tierwise.progress import NULL_PROGRESS, Progress
 from tierwise.spec.loader import SpecFile
 
@@ -33,7 +33,7 @@ class Workspace:
         source = self.spec_file.spec.data.sources()[name]
         with progress.step(f"loading {name}"):
             accounts = self.loads["accounts"].clean if "accounts" in self.loads else None
-            self.loads[name] = load_table(self.engine, name, source, self.spec_file.resolve(source.path),
+            self.loads[name] = load_table(self.engine, name, source, locate(self.spec_file, source),
                                           accounts=accounts, only=only)
 
     def load_summary(self) -> dict[str, Any]:

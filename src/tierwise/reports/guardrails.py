@@ -172,8 +172,11 @@ def coverage(engine: Any, run: ir.Table, spec: Spec, reps: ir.Table | None) -> d
                        "threshold": 1.0, "status": "warn",
                        "message": f"{len(overloaded)} rep(s) own more than the coverage model allows (load above 1; "
                                   f"highest {overloaded[0][0]} at {overloaded[0][1]:.2f})"})
-    reps_rows = [{"owner_id": o, "load": round(load.get(o, 0.0), 3), **{f"tier_{t}": n for t, n in tiers_.items()},
-                  "total": sum(tiers_.values())}
+    # one column per tier in the spec's order, whichever tiers the first rep happens to own (the CSV's
+    # columns follow the first row, and engines return groups in different orders)
+    tier_names = list(dict.fromkeys([t.name for t in spec.tiers] + sorted({t for c in owner_tiers.values() for t in c})))
+    reps_rows = [{"owner_id": o, "load": round(load.get(o, 0.0), 3),
+                  **{f"tier_{t}": tiers_.get(t, 0) for t in tier_names}, "total": sum(tiers_.values())}
                  for o, tiers_ in sorted(owner_tiers.items(), key=lambda kv: (-load.get(kv[0], 0.0), kv[0]))]
     return {"tiers": model, "reps_needed": [math.ceil(needed_low), math.ceil(needed_high)],
             "reps_available": available, "reps_source": source, "overloaded": len(overloaded),

@@ -56,7 +56,8 @@ def profile_accounts(engine: Any, accounts: ir.Table, *, as_of: date, examples: 
     """The table profile plus duplicate domains and attributes per account."""
     out = profile_table(engine, "accounts", accounts, as_of=as_of)
     keyed = accounts.filter(accounts.domain.notnull())
-    groups = keyed.group_by("domain").aggregate(n=keyed.count(), ids=keyed.account_id.collect(order_by=keyed.account_id))
+    # collect then sort, not collect(order_by=...): Spark has no ordered aggregates
+    groups = keyed.group_by("domain").aggregate(n=keyed.count(), ids=keyed.account_id.collect().sort())
     dup = groups.filter(groups.n > 1)
     totals = engine.to_arrow(dup.aggregate(domains=dup.count(), accounts=dup.n.sum())).to_pylist()[0]
     sample = engine.to_arrow(dup.order_by([ibis.desc("n"), "domain"]).limit(examples)).to_pylist()

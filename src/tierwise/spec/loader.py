@@ -251,6 +251,9 @@ def _semantic_issues(data: dict[str, Any], conditions: dict[str, Any]) -> list[S
         account_types.update(sources.accounts.attributes)
         for table, source in sources.sources().items():
             _check_source(table, source, issues)
+            if source.table is not None and sources.database is None:
+                issues.append(SpecIssue(("data", table, "table"), f"data.{table} is the table '{source.table}' but "
+                                        "data.database is not set; add data.database: postgresql://USER@HOST:5432/DB"))
 
     fit = data.get("fit") if isinstance(data.get("fit"), dict) else {}
     criteria = fit.get("criteria") if isinstance(fit.get("criteria"), list) else []

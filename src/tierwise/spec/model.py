@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -53,10 +54,18 @@ class StrictModel(BaseModel):
 # --------------------------------------------------------------------------- data
 
 
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
+
+
 class SourceSpec(StrictModel):
     """Where one canonical table comes from and how its columns map."""
 
-    path: str = Field(description="File path, relative to the spec file.")
+    path: str | None = Field(default=None, description="File path, relative to the spec file (or give table).")
+    table: str | None = Field(
+        default=None,
+        description="A table (or view) of the database in data.database, as schema.table or table "
+                    "(the search path's schema); instead of path.",
+    )
     format: Literal["csv", "parquet"] | None = Field(
         default=None, description="File format; inferred from the extension when omitted."
     )
@@ -79,8 +88,28 @@ class SourceSpec(StrictModel):
         description="Extra columns to load beyond the canonical ones, with their types; usable in rules.",
     )
 
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str | None) -> str | None:
+        if value is not None and not _TABLE_NAME.fullmatch(value):
+            raise ValueError(f"'{value}' is not a table name: give schema.table or table (letters, digits and _, "
+                             "starting with a letter or _)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceSpec:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("give either path (a CSV or Parquet file) or table (schema.table in data.database), "
+                             "not both" if self.path else "give path (a CSV or Parquet file) or table (schema.table "
+                             "in data.database)")
+        if self.table is not None and self.format is not None:
+            raise ValueError("format applies to files; a table: source has no format")
+        return self
+
     @property
     def resolved_format(self) -> str:
+        if self.table is not None:
+            return "table"
         if self.format:
             return self.format
         return "parquet" if self.path.lower().endswith((".parquet", ".pq")) else "csv"
@@ -89,8 +118,23 @@ class SourceSpec(StrictModel):
 class DataSpec(StrictModel):
     """Input tables. Only ``accounts`` is required for scoring."""
 
+    database: str | None = Field(
+        default=None,
+        description="PostgreSQL connection URL the table: sources are read from (and --to-table writes to), e.g. "
+                    "postgresql://revops@db.example:5432/crm; keep the password out of the spec (PGPASSWORD or "
+                    "~/.pgpass).",
+    )
     accounts: SourceSpec
     contacts: SourceSpec | None = None
+
+    @field_validator("database")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            kind = value.split("://")[0] + "://" if "://" in value else "plain text"
+            raise ValueError(f"give a PostgreSQL connection URL, postgresql://USER@HOST:5432/DATABASE (the password "
+                             f"in PGPASSWORD or ~/.pgpass), not {kind}")
+        return value
     leads: SourceSpec | None = None
     opportunities: SourceSpec | None = None
     activities: SourceSpec | None = None
@@ -99,7 +143,7 @@ class DataSpec(StrictModel):
     reps: SourceSpec | None = None
 
     def sources(self) -> dict[str, SourceSpec]:
-        return {name: src for name in type(self).model_fields if (src := getattr(self, name)) is not None}
+        return {name: src for name in type(self).model_fields if isinstance(src := getattr(self, name), SourceSpec)}
 
 
 # --------------------------------------------------------------------------- fit
