@@ -82,6 +82,17 @@ def test_empty_and_typed_arrow_tables_register(spark):
 
 
 @pytest.mark.spark
+def test_missing_text_in_an_in_memory_table_stays_missing(spark):
+    """ibis.memtable goes to Spark through Arrow: a missing owner is null, not the text 'NaN' (pandas 3)."""
+    import pyarrow as pa
+
+    run = ibis.memtable(pa.table({"owner_id": ["R1", None], "score": [1.0, None]}))
+    counted = spark.to_arrow(run.aggregate(owners=run.owner_id.count(), nan_text=(run.owner_id == "NaN").sum(),
+                                           scores=run.score.count())).to_pylist()
+    assert counted == [{"owners": 1, "nan_text": 0, "scores": 1}]
+
+
+@pytest.mark.spark
 def test_a_second_master_in_one_process_is_a_clear_error(spark_session):
     with pytest.raises(TierwiseError, match=r"already running in this process; cannot also start one on "
                                             r"'spark://elsewhere:7077'.*from_session"):

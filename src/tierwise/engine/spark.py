@@ -121,6 +121,9 @@ class SparkEngine(Engine):
         for key, value in SESSION_SETTINGS.items():
             self.session.conf.set(key, value)
         self._backend = ibis.pyspark.connect(self.session)
+        # Ibis hands in-memory tables (``ibis.memtable``) to Spark through pandas, where pandas 3 keeps a
+        # missing string as NaN and Spark then reads the text 'NaN'; Arrow keeps it null
+        self._backend._register_in_memory_table = self._register_memtable
 
     # -- connection -------------------------------------------------------------
     @classmethod
@@ -214,6 +217,9 @@ class SparkEngine(Engine):
             schema = PySparkSchema.from_ibis(ibis.Schema.from_pyarrow(table.schema))
             return self._view(self.session.createDataFrame([], schema), "mem", name)
         return self._view(self.session.createDataFrame(table), "mem", name)
+
+    def _register_memtable(self, op: Any) -> None:
+        self.register(op.data.to_pyarrow(op.schema), name=op.name)
 
     # -- running ----------------------------------------------------------------
     def materialize(self, expr: ir.Table, name: str | None = None) -> ir.Table:

@@ -116,7 +116,8 @@ def coverage(engine: Any, run: ir.Table, spec: Spec, reps: ir.Table | None) -> d
     load: dict[str, float] = {}
     owner_tiers: dict[str, dict[str, int]] = {}
     over_tier: dict[str, int] = {}
-    for r in by_owner:
+    # in one order on every engine: a rep's load is a float sum, and engines return groups in their own order
+    for r in sorted(by_owner, key=lambda r: (r["owner_id"], r["tier"])):
         owner_tiers.setdefault(r["owner_id"], {})[r["tier"]] = int(r["n"])
         if r["tier"] in cap:
             load[r["owner_id"]] = load.get(r["owner_id"], 0.0) + int(r["n"]) / cap[r["tier"]]
