@@ -30,7 +30,6 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tierwise.compile.scoring import compile_scores
 from tierwise.engine import connect
 from tierwise.engine.base import atomic_path
 from tierwise.errors import TierwiseError
@@ -104,7 +103,7 @@ def _read_state(path: Path) -> dict[str, str]:
 def export(spec: str | Path | SpecFile, out_dir: str | Path, *, to: str, all_records: bool = False,
            as_of: date | None = None, engine_url: str | None = None, progress: Progress = NULL_PROGRESS) -> ExportResult:
     """Score every account and write the CRM's upsert files for the records that changed (or all)."""
-    from tierwise.jobs.score import learned_components
+    from tierwise.jobs.score import SCORING_COLUMNS, account_scores_expr, scoring_tables
 
     if to not in TARGETS:
         raise TierwiseError(f"--to must be one of {', '.join(TARGETS)}, got {to!r}")
@@ -115,14 +114,10 @@ def export(spec: str | Path | SpecFile, out_dir: str | Path, *, to: str, all_rec
     columns = list(fields.values())
     with connect(engine_url or spec.engine) as engine:
         day = resolve_as_of(spec_file, as_of)
-        learned = spec.uses_propensity or spec.lookalike.weight > 0
-        tables = ("accounts", "activities", "opportunities", "transactions") if learned else ("accounts", "activities")
-        ws = load_workspace(engine, spec_file, tables=tables,
-                            columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
-        components = learned_components(ws, as_of=day, progress=progress) if learned else None
+        ws = load_workspace(engine, spec_file, tables=scoring_tables(spec), columns=SCORING_COLUMNS,
+                            progress=progress)
+        scores = account_scores_expr(ws, day, progress)
         with progress.step("scoring accounts"):
-            scores = compile_scores(spec_file, ws.table("accounts"), ws.table("activities"), as_of=day,
-                                    components=components)
             records = engine.to_arrow(export_table(spec_file, scores, ws.table("accounts"), columns)).to_pylist()
     state_path = _state_path(spec_file, to)
     previous = {} if all_records else _read_state(state_path)

@@ -30,7 +30,6 @@ import pandas as pd
 import pyarrow as pa
 
 from tierwise.compile.conditions import compile_condition
-from tierwise.compile.scoring import compile_scores
 from tierwise.datamodel import LEAD_SCORE_FIELDS
 from tierwise.engine import connect
 from tierwise.errors import DataError
@@ -57,14 +56,10 @@ def account_scores(ws: Workspace, day: date, progress: Progress = NULL_PROGRESS)
 
     Only what routing reads is kept, so the engine skips the reasons and the other output columns.
     """
-    from tierwise.jobs.score import learned_components
+    from tierwise.jobs.score import account_scores_expr
 
-    spec = ws.spec_file.spec
-    learned = spec.uses_propensity or spec.lookalike.weight > 0
-    components = learned_components(ws, as_of=day, progress=progress) if learned else None
+    scores = account_scores_expr(ws, day, progress)
     with progress.step("scoring accounts"):
-        scores = compile_scores(ws.spec_file, ws.table("accounts"), ws.table("activities"), as_of=day,
-                                components=components)
         return ws.engine.materialize(scores.select("account_id", "score", "tier", "segment"))
 
 

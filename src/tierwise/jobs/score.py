@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 
 from tierwise.compile.scoring import compile_scores
 from tierwise.engine import connect
@@ -102,17 +103,13 @@ def score(spec: str | Path | SpecFile, out_dir: str | Path, *, as_of: date | Non
     with engine:
         day = resolve_as_of(spec_file, as_of)
         spec = spec_file.spec
-        learned = spec.uses_propensity or spec.lookalike.weight > 0
-        tables = ("accounts", "activities", "opportunities", "transactions") if learned else ("accounts", "activities")
-        ws = load_workspace(engine, spec_file, tables=tables,
-                            columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
-        accounts = ws.table("accounts")
+        ws = load_workspace(engine, spec_file, tables=scoring_tables(spec), columns=SCORING_COLUMNS,
+                            progress=progress)
         if ws.loads["accounts"].loaded == 0:
             raise DataError(f"{ws.loads['accounts'].path}: no account could be loaded "
                             f"({ws.loads['accounts'].quarantined} quarantined); see {out / 'quarantine' / 'accounts.csv'}")
-        components = learned_components(ws, as_of=day, progress=progress) if learned else None
+        scores = account_scores_expr(ws, day, progress)
         with progress.step("scoring accounts"):
-            scores = compile_scores(spec_file, accounts, ws.table("activities"), as_of=day, components=components)
             scores = engine.materialize(scores)
         files = {}
         with progress.step("writing scores"):
@@ -152,6 +149,31 @@ def _check_target(spec_file: SpecFile, table: str) -> None:
                         "add data.database: postgresql://USER@HOST:5432/DB")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?", table):
         raise DataError(f"--to-table {table!r}: give a table name as schema.table or table (letters, digits, _)")
+
+
+#: The activity columns account scoring reads (the loader skips the rest).
+SCORING_COLUMNS = {"activities": {"account_id", "event_type", "occurred_at"}}
+
+
+def uses_learned(spec: Any) -> bool:
+    """Whether the score weighs in a learned component (propensity or lookalike)."""
+    return bool(spec.uses_propensity or spec.lookalike.weight > 0)
+
+
+def scoring_tables(spec: Any) -> tuple[str, ...]:
+    """The tables account scoring loads: learned components also read deals and transactions."""
+    return ("accounts", "activities") + (("opportunities", "transactions") if uses_learned(spec) else ())
+
+
+def account_scores_expr(ws: Workspace, day: date, progress: Progress = NULL_PROGRESS) -> ir.Table:
+    """Every account's score, tier, segment and reasons as ``tierwise score`` computes them, as an expression.
+
+    Learned components are computed first (their own progress steps); the expression is not run:
+    callers materialise, write or select from it.
+    """
+    components = learned_components(ws, as_of=day, progress=progress) if uses_learned(ws.spec_file.spec) else None
+    return compile_scores(ws.spec_file, ws.table("accounts"), ws.table("activities"), as_of=day,
+                          components=components)
 
 
 def learned_components(ws: Workspace, *, as_of: date, progress: Progress = NULL_PROGRESS) -> dict[str, Any]:

@@ -242,8 +242,7 @@ def spec_context(spec_file: Any) -> dict[str, Any]:
 def score_table(spec_file: Any, *, as_of: date | None = None, engine_url: str | None = None,
                 progress: Any = None) -> tuple[pa.Table, date]:
     """Score every account as ``tierwise score`` does (no files written) and return the scores as Arrow."""
-    from tierwise.compile.scoring import compile_scores
-    from tierwise.jobs.score import learned_components
+    from tierwise.jobs.score import SCORING_COLUMNS, account_scores_expr, scoring_tables
     from tierwise.jobs.workspace import load_workspace, resolve_as_of
     from tierwise.progress import NULL_PROGRESS
 
@@ -251,14 +250,9 @@ def score_table(spec_file: Any, *, as_of: date | None = None, engine_url: str | 
     s = spec_file.spec
     with connect(engine_url or s.engine) as engine:
         day = resolve_as_of(spec_file, as_of)
-        learned = s.uses_propensity or s.lookalike.weight > 0
-        tables = ("accounts", "activities", "opportunities", "transactions") if learned else ("accounts", "activities")
-        ws = load_workspace(engine, spec_file, tables=tables,
-                            columns={"activities": {"account_id", "event_type", "occurred_at"}}, progress=progress)
-        components = learned_components(ws, as_of=day, progress=progress) if learned else None
+        ws = load_workspace(engine, spec_file, tables=scoring_tables(s), columns=SCORING_COLUMNS, progress=progress)
+        scores = account_scores_expr(ws, day, progress)
         with progress.step("scoring accounts"):
-            scores = compile_scores(spec_file, ws.table("accounts"), ws.table("activities"), as_of=day,
-                                    components=components)
             return engine.to_arrow(scores.order_by("account_id")), day
 
 
